@@ -1,0 +1,189 @@
+// A pipeline stage running on llama.cpp: the TS face of the native addon. Calls into one stage
+// are serialized (a llama.cpp context is single-threaded) and every request is validated here
+// before it reaches native code.
+import { readGgufHeader } from "../gguf/reader.ts";
+import { loadAddon, type NativeSamplerParams, type NativeStage, type NativeStageInfo } from "../native/addon.ts";
+import { readStageMetadata, type LayerRange } from "./slice.ts";
+
+export interface StageLoadOptions {
+    threads?: number;
+    /** layers to offload to the GPU; -1 or a large number for all */
+    gpuLayers?: number;
+    /** KV-cache cells per sequence */
+    contextSize?: number;
+    /** most tokens in one forward call */
+    batchSize?: number;
+    maxSequences?: number;
+    flashAttention?: boolean | "auto";
+}
+
+export type SamplerParams = NativeSamplerParams;
+
+export interface ForwardInput {
+    seqId: number;
+    /** position of the first token; must equal the sequence's next position */
+    pos: number;
+    /** token ids: the first stage (or a whole model) */
+    tokens?: Int32Array;
+    /** hidden states, n_tokens × n_embd: later stages */
+    hidden?: Float32Array;
+    /** last stage: which logits to return */
+    logits?: "none" | "last" | "all";
+    /** last stage: sample the next token after the batch */
+    sample?: boolean;
+    /** last stage: tokens to add to the sampler's history first (the prompt, for repeat penalties) */
+    accept?: Int32Array;
+}
+
+export interface ForwardOutput {
+    nTokens: number;
+    computeMs: number;
+    hidden?: Float32Array;
+    logits?: Float32Array;
+    token?: number;
+}
+
+export class StageInputError extends Error {
+    constructor(message: string) { super(message); this.name = "StageInputError"; }
+}
+
+export class StageRuntime {
+    private queue: Promise<unknown> = Promise.resolve();
+    private readonly nextPos = new Map<number, number>();
+    private disposed = false;
+
+    private constructor(
+        private readonly native: NativeStage,
+        readonly file: string,
+        readonly range: LayerRange,
+        readonly totalLayers: number,
+        readonly first: boolean,
+        readonly last: boolean,
+        readonly nEmbd: number,
+        readonly nVocab: number,
+        readonly maxSequences: number,
+        readonly contextSize: number,
+        readonly batchSize: number,
+        /** token ids the first stage accepts: rows of its input embedding table */
+        readonly inputVocab: number
+    ) {}
+
+    /** Loads a stage file, or a whole (unsliced) model as a single stage. */
+    static async load(file: string, options: StageLoadOptions = {}): Promise<StageRuntime> {
+        const header = readGgufHeader(file);
+        const meta = readStageMetadata(header);
+        const addon = await loadAddon();
+        const contextSize = options.contextSize ?? 4096;
+        const batchSize = options.batchSize ?? 512;
+        const maxSequences = options.maxSequences ?? 1;
+        const fa = options.flashAttention ?? "auto";
+        const native = await addon.loadStage(file, {
+            threads: options.threads ?? 0,
+            gpuLayers: options.gpuLayers ?? 0,
+            contextSize, batchSize, maxSequences,
+            flashAttention: fa === "auto" ? -1 : fa ? 1 : 0,
+            ...(meta?.inputTable != null ? { inputTable: meta.inputTable } : {})
+        });
+        const info = native.info();
+        const range = meta == null ? { start: 0, end: info.nLayer } : { start: meta.layerStart, end: meta.layerEnd };
+        return new StageRuntime(native, file, range, meta?.layerTotal ?? info.nLayer, meta?.first ?? true, meta?.last ?? true,
+            info.nEmbd, info.nVocab, maxSequences, contextSize, batchSize, meta?.inputTable?.rows ?? info.nVocab);
+    }
+
+    private serialize<T>(fn: () => Promise<T> | T): Promise<T> {
+        const run = this.queue.then(() => {
+            if (this.disposed) throw new Error(`stage ${this.describe()} was disposed`);
+            return fn();
+        });
+        this.queue = run.catch(() => {});
+        return run;
+    }
+
+    describe() { return `layers ${this.range.start}-${this.range.end}`; }
+
+    private checkSeq(seqId: number) {
+        if (!Number.isInteger(seqId) || seqId < 0 || seqId >= this.maxSequences)
+            throw new StageInputError(`sequence id ${seqId} is out of range: this stage holds sequences 0-${this.maxSequences - 1}`);
+    }
+
+    /** Validates a request; throws StageInputError describing what is wrong. */
+    validate(input: ForwardInput): number {
+        this.checkSeq(input.seqId);
+        const expected = this.nextPos.get(input.seqId) ?? 0;
+        if (!Number.isInteger(input.pos) || input.pos !== expected)
+            throw new StageInputError(`position ${input.pos} for sequence ${input.seqId} does not follow its cache: the next position is ${expected}` +
+                (input.pos < expected ? " (positions may not go backwards; truncate the sequence first)" : ""));
+        let n: number;
+        if (input.tokens != null && input.hidden == null) {
+            if (!this.first) throw new StageInputError(`stage ${this.describe()} takes hidden states, not token ids`);
+            if (!(input.tokens instanceof Int32Array)) throw new StageInputError("tokens must be an Int32Array");
+            n = input.tokens.length;
+            for (const t of input.tokens)
+                if (t < 0 || t >= this.inputVocab) throw new StageInputError(`token id ${t} is out of range [0, ${this.inputVocab})`);
+        } else if (input.hidden != null && input.tokens == null) {
+            if (this.first) throw new StageInputError(`stage ${this.describe()} is the first stage: it takes token ids, not hidden states`);
+            if (!(input.hidden instanceof Float32Array)) throw new StageInputError("hidden must be a Float32Array");
+            if (input.hidden.length % this.nEmbd !== 0)
+                throw new StageInputError(`hidden states of ${input.hidden.length} values are not a whole number of ${this.nEmbd}-wide rows`);
+            n = input.hidden.length / this.nEmbd;
+            for (let i = 0; i < input.hidden.length; i++)
+                if (!Number.isFinite(input.hidden[i]!)) throw new StageInputError(`hidden state value ${i} is not finite`);
+        } else {
+            throw new StageInputError("a forward request needs exactly one of tokens or hidden");
+        }
+        if (n === 0) throw new StageInputError("empty batch");
+        if (n > this.batchSize) throw new StageInputError(`batch of ${n} tokens exceeds this stage's batch size ${this.batchSize}`);
+        if (expected + n > this.contextSize)
+            throw new StageInputError(`sequence ${input.seqId} would reach ${expected + n} tokens, past the context size ${this.contextSize}`);
+        if (!this.last && (input.sample || (input.logits ?? "none") !== "none"))
+            throw new StageInputError(`stage ${this.describe()} is not the last stage: it cannot sample or return logits`);
+        return n;
+    }
+
+    forward(input: ForwardInput): Promise<ForwardOutput> {
+        return this.serialize(async () => {
+            const n = this.validate(input);
+            const res = await this.native.forward({
+                seqId: input.seqId,
+                pos: input.pos,
+                ...(input.tokens != null ? { tokens: input.tokens } : { hidden: input.hidden! }),
+                outputHidden: !this.last,
+                logits: input.logits === "all" ? 2 : input.logits === "last" ? 1 : 0,
+                sample: input.sample ?? false,
+                ...(input.accept != null ? { accept: input.accept } : {})
+            });
+            this.nextPos.set(input.seqId, input.pos + n);
+            return res;
+        });
+    }
+
+    setSampler(seqId: number, params: SamplerParams | null): Promise<void> {
+        return this.serialize(() => { this.checkSeq(seqId); this.native.setSampler(seqId, params); });
+    }
+
+    /** Forgets a sequence: its KV cache and its sampler. */
+    removeSequence(seqId: number): Promise<void> {
+        return this.serialize(() => { this.checkSeq(seqId); this.native.removeSequence(seqId, 0); this.nextPos.delete(seqId); });
+    }
+
+    /** Drops the KV cache of a sequence from `fromPos` on; the next forward starts there. */
+    truncate(seqId: number, fromPos: number): Promise<void> {
+        return this.serialize(() => {
+            this.checkSeq(seqId);
+            const next = this.nextPos.get(seqId) ?? 0;
+            if (!Number.isInteger(fromPos) || fromPos < 0 || fromPos > next)
+                throw new StageInputError(`cannot truncate sequence ${seqId} at ${fromPos}: it holds positions 0-${next - 1}`);
+            if (fromPos === 0) { this.native.removeSequence(seqId, 0); this.nextPos.delete(seqId); return; }
+            this.native.removeSequence(seqId, fromPos);
+            this.nextPos.set(seqId, fromPos);
+        });
+    }
+
+    nextPosition(seqId: number): number { return this.nextPos.get(seqId) ?? 0; }
+
+    info(): Promise<NativeStageInfo> { return this.serialize(() => this.native.info()); }
+
+    dispose(): Promise<void> {
+        return this.serialize(() => { this.native.dispose(); this.disposed = true; });
+    }
+}

@@ -1,0 +1,61 @@
+#include <napi.h>
+
+#include "ggml-backend.h"
+#include "llama.h"
+#include "stage.h"
+
+namespace {
+
+Napi::Value SystemInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("llamaSystemInfo", llama_print_system_info());
+    Napi::Array devices = Napi::Array::New(env);
+    for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+        size_t free = 0, total = 0;
+        ggml_backend_dev_memory(dev, &free, &total);
+        Napi::Object d = Napi::Object::New(env);
+        d.Set("name", ggml_backend_dev_name(dev));
+        d.Set("description", ggml_backend_dev_description(dev));
+        const char* type = "cpu";
+        switch (ggml_backend_dev_type(dev)) {
+            case GGML_BACKEND_DEVICE_TYPE_GPU: type = "gpu"; break;
+            case GGML_BACKEND_DEVICE_TYPE_IGPU: type = "igpu"; break;
+            case GGML_BACKEND_DEVICE_TYPE_ACCEL: type = "accel"; break;
+            default: break;
+        }
+        d.Set("type", type);
+        d.Set("freeBytes", static_cast<double>(free));
+        d.Set("totalBytes", static_cast<double>(total));
+        devices.Set(devices.Length(), d);
+    }
+    out.Set("devices", devices);
+    return out;
+}
+
+// Backends are normally registered already by node-llama-cpp (same shared ggml); load them from
+// the given folder only when none is.
+Napi::Value EnsureBackends(const Napi::CallbackInfo& info) {
+    if (ggml_backend_dev_count() == 0 && info.Length() > 0 && info[0].IsString()) {
+        std::string dir = info[0].As<Napi::String>();
+        ggml_backend_load_all_from_path(dir.c_str());
+    }
+    llama_backend_init();
+    return Napi::Number::New(info.Env(), static_cast<double>(ggml_backend_dev_count()));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function stageClass = Stage::Init(env);
+    env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(stageClass)));
+    exports.Set("Stage", stageClass);
+    exports.Set("loadStage", Napi::Function::New(env, LoadStage));
+    exports.Set("quantize", Napi::Function::New(env, Quantize));
+    exports.Set("systemInfo", Napi::Function::New(env, SystemInfo));
+    exports.Set("ensureBackends", Napi::Function::New(env, EnsureBackends));
+    return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(hearth_stage, Init)

@@ -119,8 +119,8 @@ export function readGgufHeader(file: string): GgufHeader {
         const alignValue = kv.get("general.alignment");
         let alignment = GGUF_DEFAULT_ALIGNMENT;
         if (alignValue != null) {
-            if (alignValue.type === GgufType.ARRAY || typeof alignValue.value !== "number") fail("general.alignment is not an integer");
-            alignment = alignValue.value as number;
+            if (alignValue.type === GgufType.ARRAY || typeof alignValue.value !== "number") return fail("general.alignment is not an integer");
+            alignment = alignValue.value;
             if (alignment <= 0 || (alignment & (alignment - 1)) !== 0) fail(`general.alignment ${alignment} is not a power of two`);
         }
 

@@ -48,6 +48,10 @@ class Rng {
     }
 }
 
+// Small embeddings and large matrices: the layers, not the input token, decide the output, so that
+// greedy generations of a random model vary from token to token (even with a tied head).
+const EMBD_SCALE = 0.1;
+const W_SCALE = 2;
 interface TensorPlan extends TensorSpec { init: "normal" | "norm" | "bias"; scale: number }
 
 function validate(o: MakeModelOptions) {
@@ -88,10 +92,10 @@ export async function makeModel(o: MakeModelOptions): Promise<{ path: string; by
     for (const [key, value] of vocab.kv) if (key.startsWith("tokenizer.")) kv.set(key, value);
 
     const E = BigInt(o.embd), V = BigInt(nVocab), F = BigInt(o.ff), Q = BigInt(o.heads * headDim), K = BigInt(o.kvHeads * headDim);
-    const w = (name: string, dims: bigint[]): TensorPlan => ({ name, dims, type: GgmlType.F32, init: "normal", scale: 1 / Math.sqrt(Number(dims[0])) });
+    const w = (name: string, dims: bigint[]): TensorPlan => ({ name, dims, type: GgmlType.F32, init: "normal", scale: W_SCALE / Math.sqrt(Number(dims[0])) });
     const norm = (name: string, n: bigint): TensorPlan => ({ name, dims: [n], type: GgmlType.F32, init: "norm", scale: 0.1 });
     const bias = (name: string, n: bigint): TensorPlan => ({ name, dims: [n], type: GgmlType.F32, init: "bias", scale: 0.1 });
-    const plan: TensorPlan[] = [{ name: "token_embd.weight", dims: [E, V], type: GgmlType.F32, init: "normal", scale: 1 }];
+    const plan: TensorPlan[] = [{ name: "token_embd.weight", dims: [E, V], type: GgmlType.F32, init: "normal", scale: EMBD_SCALE }];
     for (let i = 0; i < o.layers; i++) {
         const p = `blk.${i}.`;
         plan.push(norm(`${p}attn_norm.weight`, E), w(`${p}attn_q.weight`, [E, Q]), w(`${p}attn_k.weight`, [E, K]), w(`${p}attn_v.weight`, [E, K]));
@@ -104,7 +108,7 @@ export async function makeModel(o: MakeModelOptions): Promise<{ path: string; by
     if (!o.tied) plan.push(w("output.weight", [E, V]));
 
     const layout = layoutGguf(kv, plan, 32);
-    const total = Number(layout.end);
+    const total = Number(layout.tensorSizes.reduce((x, y) => x + y, 0n));
     await fs.promises.mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
     const f32Path = o.type === "f32" ? o.out : path.join(os.tmpdir(), `hearth-make-model-${process.pid}-${Date.now()}.f32.gguf`);
     const out = await SequentialFileWriter.create(f32Path);

@@ -1,0 +1,49 @@
+// Text <-> token ids with the model's own vocabulary, through a vocabulary-only load in node-llama-cpp.
+import type { LlamaModel } from "node-llama-cpp";
+import { getLlamaInstance } from "../native/llama.ts";
+
+export class Tokenizer {
+    private constructor(private readonly model: LlamaModel) {}
+
+    static async load(modelPath: string): Promise<Tokenizer> {
+        const llama = await getLlamaInstance();
+        return new Tokenizer(await llama.loadModel({ modelPath, vocabOnly: true }));
+    }
+
+    /** Prompt tokens with the model's own BOS rule; special-token text is parsed when `special`. */
+    encode(text: string, options: { special?: boolean } = {}): number[] {
+        const tokens = this.model.tokenize(text, options.special ?? false) as number[];
+        const bos = this.model.tokens.bos;
+        if (this.model.tokens.shouldPrependBosToken && bos != null && tokens[0] !== bos) return [bos as number, ...tokens];
+        return tokens;
+    }
+
+    decode(tokens: readonly number[]): string {
+        return this.model.detokenize(tokens as never[], false);
+    }
+
+    isEndOfGeneration(token: number): boolean {
+        return this.model.isEogToken(token as never);
+    }
+
+    get llamaModel(): LlamaModel { return this.model; }
+
+    dispose(): Promise<void> { return this.model.dispose(); }
+}
+
+/** Turns a growing token list into text deltas, holding back bytes of an unfinished UTF-8 character. */
+export class TextStreamer {
+    private readonly tokens: number[] = [];
+    private emitted = "";
+    constructor(private readonly tokenizer: Tokenizer) {}
+    push(token: number): string {
+        this.tokens.push(token);
+        let text = this.tokenizer.decode(this.tokens);
+        while (text.endsWith("\uFFFD")) text = text.slice(0, -1);
+        if (!text.startsWith(this.emitted)) { this.emitted = text; return ""; }
+        const delta = text.slice(this.emitted.length);
+        this.emitted = text;
+        return delta;
+    }
+    get text(): string { return this.tokenizer.decode(this.tokens); }
+}

@@ -56,6 +56,7 @@ export interface NativeAddon {
     quantize(inPath: string, outPath: string, ftype: number, threads?: number): Promise<void>;
     systemInfo(): { llamaSystemInfo: string; devices: Array<{ name: string; description: string; type: string; freeBytes: number; totalBytes: number }> };
     ensureBackends(libDir?: string): number;
+    typeTraits(): Array<{ id: number; name: string; blockSize: number; typeSize: number }>;
     Stage: unknown;
 }
 

@@ -34,6 +34,23 @@ Napi::Value SystemInfo(const Napi::CallbackInfo& info) {
     return out;
 }
 
+// ggml's type table (block size, bytes per block), so the TS side can check its own copy.
+Napi::Value TypeTraits(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env);
+    for (int i = 0; i < GGML_TYPE_COUNT; i++) {
+        const auto* traits = ggml_get_type_traits(static_cast<ggml_type>(i));
+        if (traits->blck_size == 0 || traits->type_name == nullptr) continue;
+        Napi::Object t = Napi::Object::New(env);
+        t.Set("id", i);
+        t.Set("name", traits->type_name);
+        t.Set("blockSize", static_cast<double>(traits->blck_size));
+        t.Set("typeSize", static_cast<double>(traits->type_size));
+        out.Set(out.Length(), t);
+    }
+    return out;
+}
+
 // Backends are normally registered already by node-llama-cpp (same shared ggml); load them from
 // the given folder only when none is.
 Napi::Value EnsureBackends(const Napi::CallbackInfo& info) {
@@ -52,6 +69,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("loadStage", Napi::Function::New(env, LoadStage));
     exports.Set("quantize", Napi::Function::New(env, Quantize));
     exports.Set("systemInfo", Napi::Function::New(env, SystemInfo));
+    exports.Set("typeTraits", Napi::Function::New(env, TypeTraits));
     exports.Set("ensureBackends", Napi::Function::New(env, EnsureBackends));
     return exports;
 }

@@ -1,0 +1,25 @@
+// Greedy generation by node-llama-cpp on the whole model in one context: the reference.
+import { getLlamaInstance } from "../../app/native/llama.ts";
+
+export interface ReferenceOptions { contextSize: number; threads: number; flashAttention: boolean }
+
+export async function referenceGreedy(modelPath: string, promptTokens: number[], maxTokens: number, o: ReferenceOptions): Promise<number[]> {
+    const llama = await getLlamaInstance();
+    const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+    try {
+        const context = await model.createContext({ contextSize: o.contextSize, batchSize: 512, threads: o.threads, flashAttention: o.flashAttention, sequences: 1 });
+        try {
+            const sequence = context.getSequence();
+            const out: number[] = [];
+            for await (const token of sequence.evaluate(promptTokens as never[], { temperature: 0 })) {
+                out.push(token as number);
+                if (out.length >= maxTokens) break;
+            }
+            return out;
+        } finally {
+            await context.dispose();
+        }
+    } finally {
+        await model.dispose();
+    }
+}

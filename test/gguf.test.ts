@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { GgufType, kvNumber, kvString, str, u32, type GgufValue } from "../app/gguf/format.ts";
+import { arrayItems, arrayValue } from "../app/gguf/arrays.ts";
 import { GGML_TYPES } from "../app/gguf/ggml-types.ts";
 import { readGgufHeader } from "../app/gguf/reader.ts";
 import { SequentialFileWriter, layoutGguf } from "../app/gguf/writer.ts";
@@ -40,14 +41,18 @@ test("metadata of every value type and tensors round-trip exactly", async () => 
         ["b", { type: GgufType.BOOL, value: true }], ["u64", { type: GgufType.UINT64, value: 2n ** 60n }],
         ["i64", { type: GgufType.INT64, value: -(2n ** 60n) }],
         ["raw", { type: GgufType.STRING, value: Buffer.from([0xff, 0xfe, 0x41]) }], // not UTF-8: kept as bytes
-        ["arr", { type: GgufType.ARRAY, itemType: GgufType.STRING, items: [Buffer.from("a"), Buffer.from([0xc3])] }],
-        ["arr32", { type: GgufType.ARRAY, itemType: GgufType.INT32, items: [1, -2, 3] }]
+        ["arr", arrayValue(GgufType.STRING, [Buffer.from("a"), Buffer.from([0xc3])])],
+        ["arr32", arrayValue(GgufType.INT32, [1, -2, 3])],
+        ["arr64", arrayValue(GgufType.UINT64, [1n, 2n ** 63n])]
     ]);
     const data = Buffer.from(new Float32Array([1, 2, 3, 4, 5, 6]).buffer);
     const file = path.join(dir, "roundtrip.gguf");
     await writeGguf(file, kv, [{ name: "t", dims: [3n, 2n], type: 0, data }, { name: "u", dims: [2n], type: 0, data: data.subarray(0, 8) }]);
     const h = readGgufHeader(file);
     assert.deepEqual(h.kv, kv);
+    assert.deepEqual(arrayItems(h.kv.get("arr")!), [Buffer.from("a"), Buffer.from([0xc3])]);
+    assert.deepEqual(arrayItems(h.kv.get("arr32")!), [1, -2, 3]);
+    assert.deepEqual(arrayItems(h.kv.get("arr64")!), [1n, 2n ** 63n]);
     assert.deepEqual(h.tensors.map((t) => [t.name, t.dims, t.size]), [["t", [3n, 2n], 24n], ["u", [2n], 8n]]);
     const fd = fs.openSync(file, "r");
     const back = Buffer.alloc(24);

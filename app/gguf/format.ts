@@ -13,7 +13,9 @@ export type GgufScalar = number | bigint | boolean | Buffer;
 
 export type GgufValue =
     | { type: Exclude<GgufType, GgufType.ARRAY>; value: GgufScalar }
-    | { type: GgufType.ARRAY; itemType: Exclude<GgufType, GgufType.ARRAY>; items: GgufScalar[] };
+    /** Arrays stay in their serialized form (one buffer, however many items): a tokenizer's
+     * hundreds of thousands of strings cost one allocation. See arrays.ts to read or build them. */
+    | { type: GgufType.ARRAY; itemType: Exclude<GgufType, GgufType.ARRAY>; count: number; raw: Buffer };
 
 export interface GgufTensorInfo {
     name: string;

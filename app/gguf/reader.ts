@@ -15,6 +15,10 @@ const MAX_KV = 1_000_000;
 const MAX_TENSORS = 1_000_000;
 const MAX_ARRAY = 100_000_000;
 const MAX_DIMS = 4;
+const FIXED_SIZES: Partial<Record<number, number>> = {
+    [GgufType.UINT8]: 1, [GgufType.INT8]: 1, [GgufType.UINT16]: 2, [GgufType.INT16]: 2, [GgufType.UINT32]: 4, [GgufType.INT32]: 4,
+    [GgufType.FLOAT32]: 4, [GgufType.BOOL]: 1, [GgufType.UINT64]: 8, [GgufType.INT64]: 8, [GgufType.FLOAT64]: 8
+};
 
 class BufferedFile {
     private buf = Buffer.alloc(1 << 20);
@@ -46,6 +50,21 @@ class BufferedFile {
     f64() { return this.buf.readDoubleLE(this.take(8)); }
     u64() { return this.buf.readBigUInt64LE(this.take(8)); }
     i64() { return this.buf.readBigInt64LE(this.take(8)); }
+    skip(n: bigint) {
+        if (this.pos + n > this.size) this.fail(`file is truncated: ${n} bytes run past the end`);
+        this.pos += n;
+    }
+    /** Bytes [start, end) of the file, read directly. */
+    range(start: bigint, end: bigint): Buffer {
+        const out = Buffer.alloc(Number(end - start));
+        let done = 0;
+        while (done < out.length) {
+            const n = fs.readSync(this.fd, out, done, out.length - done, Number(start) + done);
+            if (n <= 0) this.fail("file is truncated");
+            done += n;
+        }
+        return out;
+    }
     bytes(n: bigint): Buffer {
         if (this.pos + n > this.size) this.fail(`file is truncated: a string of ${n} bytes runs past the end`);
         const len = Number(n);
@@ -108,9 +127,16 @@ export function readGgufHeader(file: string): GgufHeader {
                 if (itemType === GgufType.ARRAY) fail(`metadata ${key}: nested arrays are not supported`);
                 const n = r.u64();
                 if (n > BigInt(MAX_ARRAY)) fail(`metadata ${key}: implausible array length ${n}`);
-                const items: GgufScalar[] = new Array(Number(n));
-                for (let j = 0; j < items.length; j++) items[j] = readScalar(itemType, key);
-                kv.set(key, { type: GgufType.ARRAY, itemType, items });
+                const start = r.pos;
+                const itemSize = FIXED_SIZES[itemType];
+                if (itemType === GgufType.STRING) {
+                    for (let j = 0n; j < n; j++) r.skip(r.u64());
+                } else if (itemSize != null) {
+                    r.skip(n * BigInt(itemSize));
+                } else {
+                    fail(`metadata ${key}: unknown array item type ${itemType}`);
+                }
+                kv.set(key, { type: GgufType.ARRAY, itemType, count: Number(n), raw: r.range(start, r.pos) });
             } else {
                 kv.set(key, { type, value: readScalar(type, key) } as GgufValue);
             }

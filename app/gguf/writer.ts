@@ -6,7 +6,7 @@ import { tensorBytes } from "./ggml-types.ts";
 
 export interface TensorSpec { name: string; dims: bigint[]; type: number }
 
-class ByteSink {
+export class ByteSink {
     private chunks: Buffer[] = [];
     length = 0;
     push(b: Buffer) { this.chunks.push(b); this.length += b.length; }
@@ -55,8 +55,8 @@ export function layoutGguf(kv: Map<string, GgufValue>, tensors: TensorSpec[], al
         s.u32(v.type);
         if (v.type === GgufType.ARRAY) {
             s.u32(v.itemType);
-            s.u64(BigInt(v.items.length));
-            for (const item of v.items) s.scalar(v.itemType, item);
+            s.u64(BigInt(v.count));
+            s.push(v.raw);
         } else {
             s.scalar(v.type, v.value);
         }

@@ -70,7 +70,7 @@ export async function makeModel(o: MakeModelOptions): Promise<{ path: string; by
     const vocab = readGgufHeader(vocabularyFile(o.vocab));
     const tokens = vocab.kv.get("tokenizer.ggml.tokens");
     if (tokens == null || tokens.type !== GgufType.ARRAY) throw new Error(`the ${o.vocab} vocabulary has no token list`);
-    const nVocab = tokens.items.length;
+    const nVocab = tokens.count;
     const headDim = o.embd / o.heads;
     const a = o.arch;
 

@@ -48,6 +48,8 @@ export interface NativeStageOptions {
     gpuLayers?: number; contextSize?: number; batchSize?: number; maxSequences?: number; threads?: number;
     /** -1 auto, 0 off, 1 on */
     flashAttention?: number;
+    /** 0-100: how long idle CPU worker threads spin before sleeping */
+    threadPolling?: number;
     inputTable?: { offset: number; type: number; rows: number; embd: number };
 }
 

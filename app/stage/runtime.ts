@@ -15,6 +15,8 @@ export interface StageLoadOptions {
     batchSize?: number;
     maxSequences?: number;
     flashAttention?: boolean | "auto";
+    /** 0-100: how long idle CPU worker threads spin before sleeping (0: sleep at once) */
+    threadPolling?: number;
 }
 
 export type SamplerParams = NativeSamplerParams;
@@ -82,6 +84,7 @@ export class StageRuntime {
             gpuLayers: options.gpuLayers ?? 0,
             contextSize, batchSize, maxSequences,
             flashAttention: fa === "auto" ? -1 : fa ? 1 : 0,
+            threadPolling: options.threadPolling ?? 0,
             ...(meta?.inputTable != null ? { inputTable: meta.inputTable } : {})
         });
         const info = native.info();

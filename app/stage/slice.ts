@@ -4,7 +4,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { GgufType, bool, kvNumber, kvString, str, u32, u64, type GgufHeader, type GgufValue } from "../gguf/format.ts";
-import { GgmlType, ggmlTypeInfo } from "../gguf/ggml-types.ts";
+import { arrayItems, arrayValue } from "../gguf/arrays.ts";
+import { GgmlType } from "../gguf/ggml-types.ts";
 import { readGgufHeader } from "../gguf/reader.ts";
 import { SequentialFileWriter, layoutGguf, type TensorSpec } from "../gguf/writer.ts";
 import { PER_LAYER_KEYS, checkArchitectureSupported } from "./architectures.ts";
@@ -94,11 +95,11 @@ export async function sliceStage(modelPath: string, range: LayerRange, outPath: 
     const kv = new Map<string, GgufValue>();
     for (const [key, value] of h.kv) {
         if (!last && key.startsWith("tokenizer.")) continue;
-        if (key.startsWith(`${arch}.`) && value.type === GgufType.ARRAY && value.items.length === total && total > 1) {
+        if (key.startsWith(`${arch}.`) && value.type === GgufType.ARRAY && value.count === total && total > 1) {
             const suffix = key.slice(arch.length + 1);
             if (!PER_LAYER_KEYS.has(suffix))
                 throw new Error(`${modelPath}: metadata ${key} has one value per layer but Hearth does not know whether it is per-layer; cannot slice safely`);
-            kv.set(key, { ...value, items: value.items.slice(range.start, range.end) });
+            kv.set(key, arrayValue(value.itemType, arrayItems(value).slice(range.start, range.end)));
             continue;
         }
         kv.set(key, value);
@@ -213,5 +214,3 @@ export function readStageMetadata(h: GgufHeader) {
         } : null
     };
 }
-
-export function describeGgmlType(id: number) { return ggmlTypeInfo(id).name; }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "ggml-backend.h"
+#include "ggml-cpu.h"
 
 namespace {
 
@@ -175,6 +176,7 @@ Stage::Stage(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Stage>(info) {
     maxSequences = Opt<uint32_t>(o, "maxSequences", 1);
     threads = Opt<int32_t>(o, "threads", 0);
     flashAttention = Opt<int32_t>(o, "flashAttention", -1);
+    threadPolling = std::min(100, std::max(0, Opt<int32_t>(o, "threadPolling", 0)));
     if (o.Has("inputTable") && o.Get("inputTable").IsObject()) {
         Napi::Object t = o.Get("inputTable").As<Napi::Object>();
         inputTableOffset = Opt<int64_t>(t, "offset", -1);
@@ -193,6 +195,8 @@ void Stage::FreeAll() {
     samplers.clear();
     if (ctx) llama_free(ctx);
     ctx = nullptr;
+    if (threadpool != nullptr && freePool != nullptr) freePool(threadpool);
+    threadpool = nullptr;
     if (model) llama_model_free(model);
     model = nullptr;
     inputTable.data.clear();
@@ -234,8 +238,13 @@ void Stage::LoadBlocking() {
     cp.n_threads_batch = nThreads;
     cp.flash_attn_type = flashAttention < 0 ? LLAMA_FLASH_ATTN_TYPE_AUTO
                          : flashAttention == 0 ? LLAMA_FLASH_ATTN_TYPE_DISABLED : LLAMA_FLASH_ATTN_TYPE_ENABLED;
-    cp.cb_eval = EvalCallback;
-    cp.cb_eval_user_data = this;
+    // Only stages that hand hidden states on need the eval callback: it makes llama.cpp compute
+    // the graph in pieces, and the last stage must run as fast as a plain context.
+    bool hasHead = llama_vocab_n_tokens(llama_model_get_vocab(model)) > 1;
+    if (!hasHead || inputTableOffset >= 0) {
+        cp.cb_eval = EvalCallback;
+        cp.cb_eval_user_data = this;
+    }
     cp.abort_callback = AbortCallback;
     cp.abort_callback_data = this;
     cp.no_perf = true;
@@ -247,6 +256,20 @@ void Stage::LoadBlocking() {
                                  " (out of memory? lower contextSize or maxSequences; see the log)");
     }
     captureName = "l_out-" + std::to_string(llama_model_n_layer(model) - 1);
+
+    // Our own CPU threadpool, so that the polling of idle workers is ours to set: several stages in
+    // one process (or a stage beside other work) must not spin on cores another stage computes on.
+    ggml_backend_reg_t cpu = ggml_backend_reg_by_name("CPU");
+    if (cpu != nullptr) {
+        auto newPool = reinterpret_cast<ggml_threadpool_t (*)(ggml_threadpool_params*)>(ggml_backend_reg_get_proc_address(cpu, "ggml_threadpool_new"));
+        freePool = reinterpret_cast<void (*)(ggml_threadpool_t)>(ggml_backend_reg_get_proc_address(cpu, "ggml_threadpool_free"));
+        if (newPool != nullptr && freePool != nullptr) {
+            ggml_threadpool_params tp = ggml_threadpool_params_default(nThreads);
+            tp.poll = static_cast<uint32_t>(threadPolling);
+            threadpool = newPool(&tp);
+            if (threadpool != nullptr) llama_attach_threadpool(ctx, threadpool, threadpool);
+        }
+    }
 }
 
 llama_sampler* Stage::SamplerFor(int32_t seqId) {

@@ -74,6 +74,9 @@ class Stage : public Napi::ObjectWrap<Stage> {
     uint32_t maxSequences = 1;
     int32_t threads = 0;
     int flashAttention = -1;  // -1 auto, 0 off, 1 on
+    int threadPolling = 0;    // 0-100: how long idle CPU workers spin before sleeping
+    ggml_threadpool_t threadpool = nullptr;
+    void (*freePool)(ggml_threadpool_t) = nullptr;
     int64_t inputTableOffset = -1;
     InputTable inputTable;
 

@@ -1,0 +1,70 @@
+// The hearth command line, run as a separate process, as a user would.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { after, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { Tokenizer } from "../app/model/tokenizer.ts";
+import { tempDir } from "./helpers/models.ts";
+import { referenceGreedy } from "./helpers/reference.ts";
+
+const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "bin", "hearth.mjs");
+const dir = tempDir("cli");
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function hearth(...args: string[]) {
+    const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...process.env, HEARTH_DATA_DIR: path.join(dir, "data") } });
+    return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+test("make-model, then generate --split --json gives node-llama-cpp's greedy tokens, and reuses cached stages", async () => {
+    const model = path.join(dir, "cli-qwen3.gguf");
+    const made = hearth("make-model", "--out", model, "--arch", "qwen3", "--vocab", "qwen2", "--layers", "5", "--embd", "64",
+        "--heads", "4", "--kv-heads", "2", "--ff", "128", "--type", "q8_0", "--seed", "3", "--quiet");
+    assert.equal(made.code, 0, made.stderr);
+    assert.match(made.stdout, /wrote .*cli-qwen3.gguf .*vocabulary of 151936 tokens/);
+
+    const args = ["generate", "--model", model, "--prompt", "Hello, world! Tell me", "--max-tokens", "10", "--split", "0-1,1-4,4-5",
+        "--greedy", "--json", "--threads", "2", "--context-size", "256", "--flash-attention", "off"];
+    const run = hearth(...args);
+    assert.equal(run.code, 0, run.stderr);
+    const out = JSON.parse(run.stdout) as { promptTokens: number[]; tokens: number[]; text: string; stages: Array<{ layers: number[] }> };
+    const tok = await Tokenizer.load(model);
+    assert.deepEqual(out.promptTokens, tok.encode("Hello, world! Tell me"));
+    assert.equal(out.text, tok.decode(out.tokens));
+    await tok.dispose();
+    assert.deepEqual(out.tokens, await referenceGreedy(model, out.promptTokens, 10, { contextSize: 256, threads: 2, flashAttention: false }));
+    assert.deepEqual(out.stages.map((s) => s.layers), [[0, 1], [1, 4], [4, 5]]);
+
+    const stageDir = fs.readdirSync(path.join(dir, "data", "stages"));
+    assert.equal(stageDir.length, 1);
+    const files = fs.readdirSync(path.join(dir, "data", "stages", stageDir[0]!)).sort();
+    assert.deepEqual(files, ["0-1.gguf", "1-4.gguf", "4-5.gguf"]);
+    const mtimes = files.map((f) => fs.statSync(path.join(dir, "data", "stages", stageDir[0]!, f)).mtimeMs);
+    const again = hearth(...args);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual((JSON.parse(again.stdout) as { tokens: number[] }).tokens, out.tokens);
+    assert.deepEqual(files.map((f) => fs.statSync(path.join(dir, "data", "stages", stageDir[0]!, f)).mtimeMs), mtimes, "stage files were reused, not rewritten");
+});
+
+test("errors exit non-zero with a message, never a crash", () => {
+    const notModel = path.join(dir, "notes.txt");
+    fs.writeFileSync(notModel, "just some notes, definitely not a model file");
+    const bad = hearth("generate", "--model", notModel, "--prompt", "hi", "--split", "0-1,1-2");
+    assert.equal(bad.code, 1);
+    assert.equal(bad.signal, null);
+    assert.match(bad.stderr, /hearth: .*notes.txt: not a GGUF file/);
+
+    const usage = hearth("generate", "--prompt", "hi");
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /generate needs --model FILE/);
+
+    const unknown = hearth("frobnicate");
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+
+    const help = hearth("help");
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /hearth generate --model FILE/);
+});

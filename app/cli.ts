@@ -12,10 +12,19 @@ import { modelLayerCount, parseLayerRanges, sliceStage } from "./stage/slice.ts"
 import type { SamplerParams } from "./stage/runtime.ts";
 import { formatBytes } from "./util/format.ts";
 import { kvString } from "./gguf/format.ts";
+import os from "node:os";
+import { loadOrCreateClusterKey, parseClusterKey } from "./net/auth.ts";
+import { NodeServer } from "./net/node-server.ts";
+import { RemotePipeline, type GenerationStats } from "./net/remote-pipeline.ts";
 
 const HELP = `hearth — one LLM across the computers in your home
 
 Usage:
+  hearth node [--port 7420] [--name NAME] [--host 0.0.0.0] [--data-dir DIR] [--cluster-key HEX] [--memory-limit BYTES]
+      Runs a headless node that hosts pipeline stages for the cluster.
+  hearth generate --model FILE --peers HOST:PORT,HOST:PORT,... [--layers auto|0-3,3-8] --prompt TEXT [--cluster-key HEX]
+                  [--activations f32|f16] [--max-sequences N] …the options below
+      Runs a generation through those nodes (the model file is needed only here).
   hearth generate --model FILE --prompt TEXT [--max-tokens N] [--split 0-3,3-8] [--greedy] [--json]
                   [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S]
                   [--threads N] [--context-size N] [--gpu-layers N] [--data-dir DIR]
@@ -94,7 +103,9 @@ async function cmdGenerate(argv: string[]) {
         temperature: { type: "string" }, "top-k": { type: "string" }, "top-p": { type: "string" }, "min-p": { type: "string" },
         "repeat-penalty": { type: "string" }, seed: { type: "string" }, threads: { type: "string" },
         "context-size": { type: "string" }, "batch-size": { type: "string" }, "gpu-layers": { type: "string" },
-        "flash-attention": { type: "string", default: "auto" }, "data-dir": { type: "string" }
+        "flash-attention": { type: "string", default: "auto" }, "data-dir": { type: "string" },
+        peers: { type: "string" }, layers: { type: "string" }, "cluster-key": { type: "string" },
+        activations: { type: "string", default: "f32" }, "max-sequences": { type: "string" }
     } });
     if (values.model == null || values.prompt == null) throw new UsageError("generate needs --model FILE and --prompt TEXT");
     const modelPath = path.resolve(values.model);
@@ -114,6 +125,7 @@ async function cmdGenerate(argv: string[]) {
         flashAttention: fa === "auto" ? "auto" as const : fa === "on" || fa === "true"
     };
     const dataDir = values["data-dir"] ?? defaultDataDir();
+    if (values.peers != null) return generateRemote(values, modelPath, totalLayers, sampler, loadOptions, dataDir);
     const files = ranges.length === 1 ? [modelPath]
         : (await ensureStageFiles(modelPath, ranges, dataDir, progressPrinter(!values.json))).map((s) => s.path);
 
@@ -152,11 +164,84 @@ async function cmdGenerate(argv: string[]) {
     }
 }
 
+async function generateRemote(values: Record<string, string | boolean | undefined>, modelPath: string, totalLayers: number,
+    sampler: SamplerParams, load: { threads: number; contextSize: number; batchSize: number; gpuLayers: number; flashAttention: boolean | "auto" }, dataDir: string) {
+    const peers = String(values.peers).split(",").map((p) => p.trim()).filter((p) => p !== "");
+    const layersText = typeof values.layers === "string" ? values.layers : "auto";
+    const layers = layersText === "auto" ? "auto" as const : parseLayerRanges(layersText, totalLayers);
+    const dtype = values.activations === "f16" ? "f16" as const : values.activations === "f32" ? "f32" as const : null;
+    if (dtype == null) throw new UsageError("--activations must be f32 or f16");
+    const json = values.json === true;
+    const keyText = typeof values["cluster-key"] === "string" ? values["cluster-key"] : process.env.HEARTH_CLUSTER_KEY;
+    const clusterKey = keyText != null ? parseClusterKey(keyText) : loadOrCreateClusterKey(dataDir);
+    const pipeline = await RemotePipeline.connect({
+        modelPath, peers, layers, clusterKey, dataDir, dtype, name: os.hostname(), onProgress: progressPrinter(!json),
+        stage: { contextSize: load.contextSize, batchSize: load.batchSize, threads: load.threads, gpuLayers: load.gpuLayers,
+            flashAttention: load.flashAttention === true, maxSequences: int(values["max-sequences"] as string | undefined, "max-sequences", 4) }
+    });
+    const tokenizer = await Tokenizer.load(modelPath);
+    const promptTokens = tokenizer.encode(String(values.prompt));
+    const streamer = new TextStreamer(tokenizer);
+    const tokens: number[] = [];
+    let stats: GenerationStats | null = null;
+    const controller = new AbortController();
+    process.once("SIGINT", () => controller.abort());
+    let text = "";
+    try {
+        for await (const t of pipeline.generate({
+            promptTokens, maxTokens: int(values["max-tokens"] as string | undefined, "max-tokens", 128), sampler,
+            isStop: (tok) => tokenizer.isEndOfGeneration(tok), signal: controller.signal, onStats: (s) => { stats = s; }
+        })) {
+            tokens.push(t);
+            const delta = streamer.push(t);
+            if (!json && delta) process.stdout.write(delta);
+        }
+        text = streamer.text;
+    } finally {
+        await pipeline.close();
+        await tokenizer.dispose();
+    }
+    const s = stats as GenerationStats | null;
+    if (json) {
+        console.log(JSON.stringify({
+            promptTokens, tokens, text,
+            stages: pipeline.stages.map((st, i) => ({ node: st.node, address: st.address, layers: [st.range.start, st.range.end], bytesUploaded: st.bytesUploaded, computeMs: s?.stageComputeMs[i] })),
+            timings: s == null ? null : { timeToFirstTokenMs: s.timeToFirstTokenMs, decodeTokensPerSecond: s.decodeTokensPerSecond, overheadMsPerToken: s.overheadMsPerToken }
+        }));
+    } else {
+        process.stdout.write("\n");
+        if (s != null) process.stderr.write(`[${s.generatedTokens} tokens, ${s.decodeTokensPerSecond.toFixed(1)} tokens/s through ${pipeline.stages.map((st) => `${st.node} ${st.range.start}-${st.range.end}`).join(" → ")}]\n`);
+    }
+}
+
+async function cmdNode(argv: string[]) {
+    const { values } = parseArgs({ args: argv, options: {
+        port: { type: "string", default: "7420" }, name: { type: "string" }, host: { type: "string", default: "0.0.0.0" },
+        "data-dir": { type: "string" }, "cluster-key": { type: "string" }, "memory-limit": { type: "string" }
+    } });
+    const dataDir = values["data-dir"] ?? defaultDataDir();
+    const keyText = values["cluster-key"] ?? process.env.HEARTH_CLUSTER_KEY;
+    const clusterKey = keyText != null ? parseClusterKey(keyText) : loadOrCreateClusterKey(dataDir);
+    const node = await NodeServer.start({
+        name: values.name ?? os.hostname(), host: values.host, port: int(values.port, "port", 7420), dataDir, clusterKey,
+        ...(values["memory-limit"] != null ? { memoryLimitBytes: int(values["memory-limit"], "memory-limit", 0) } : {}),
+        log: (line) => process.stderr.write(`${line}\n`)
+    });
+    console.log(`hearth node '${values.name ?? os.hostname()}' listening on ${values.host}:${node.port}`);
+    if (keyText == null) console.log(`cluster key (give it to the other machines): ${clusterKey.toString("hex")}`);
+    await new Promise<void>((resolve) => {
+        const stop = () => { void node.stop().then(resolve); };
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+    });
+}
+
 export async function main(argv: string[]): Promise<number> {
     const [command, ...rest] = argv;
     try {
         switch (command) {
             case "generate": await cmdGenerate(rest); return 0;
+            case "node": await cmdNode(rest); return 0;
             case "slice": await cmdSlice(rest); return 0;
             case "make-model": await cmdMakeModel(rest); return 0;
             case undefined: case "help": case "--help": case "-h": process.stdout.write(HELP); return 0;

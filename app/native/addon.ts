@@ -58,6 +58,8 @@ export interface NativeAddon {
     quantize(inPath: string, outPath: string, ftype: number, threads?: number): Promise<void>;
     systemInfo(): { llamaSystemInfo: string; devices: Array<{ name: string; description: string; type: string; freeBytes: number; totalBytes: number }> };
     ensureBackends(libDir?: string): number;
+    f32ToF16(values: Float32Array): Uint8Array;
+    f16ToF32(bytes: Uint8Array): Float32Array;
     typeTraits(): Array<{ id: number; name: string; blockSize: number; typeSize: number }>;
     Stage: unknown;
 }

@@ -184,6 +184,9 @@ export class StageRuntime {
 
     nextPosition(seqId: number): number { return this.nextPos.get(seqId) ?? 0; }
 
+    /** Sequences that hold KV cache here. */
+    liveSequences(): number[] { return [...this.nextPos.keys()].sort((a, b) => a - b); }
+
     info(): Promise<NativeStageInfo> { return this.serialize(() => this.native.info()); }
 
     dispose(): Promise<void> {

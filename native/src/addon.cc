@@ -1,5 +1,8 @@
 #include <napi.h>
 
+#include <cstring>
+#include <vector>
+
 #include "ggml-backend.h"
 #include "llama.h"
 #include "stage.h"
@@ -51,6 +54,25 @@ Napi::Value TypeTraits(const Napi::CallbackInfo& info) {
     return out;
 }
 
+// Activations travel as f16 when asked: conversions with ggml's own rounding.
+Napi::Value F32ToF16(const Napi::CallbackInfo& info) {
+    auto in = info[0].As<Napi::Float32Array>();
+    auto out = Napi::Uint8Array::New(info.Env(), in.ElementLength() * 2);
+    ggml_fp32_to_fp16_row(in.Data(), reinterpret_cast<ggml_fp16_t*>(out.Data()), static_cast<int64_t>(in.ElementLength()));
+    return out;
+}
+
+Napi::Value F16ToF32(const Napi::CallbackInfo& info) {
+    auto in = info[0].As<Napi::Uint8Array>();
+    if (in.ByteLength() % 2 != 0) throw Napi::RangeError::New(info.Env(), "f16 data has an odd number of bytes");
+    size_t n = in.ByteLength() / 2;
+    std::vector<ggml_fp16_t> tmp(n);
+    std::memcpy(tmp.data(), in.Data(), n * 2);  // the source may be unaligned
+    auto out = Napi::Float32Array::New(info.Env(), n);
+    ggml_fp16_to_fp32_row(tmp.data(), out.Data(), static_cast<int64_t>(n));
+    return out;
+}
+
 // Backends are normally registered already by node-llama-cpp (same shared ggml); load them from
 // the given folder only when none is.
 Napi::Value EnsureBackends(const Napi::CallbackInfo& info) {
@@ -69,6 +91,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("loadStage", Napi::Function::New(env, LoadStage));
     exports.Set("quantize", Napi::Function::New(env, Quantize));
     exports.Set("systemInfo", Napi::Function::New(env, SystemInfo));
+    exports.Set("f32ToF16", Napi::Function::New(env, F32ToF16));
+    exports.Set("f16ToF32", Napi::Function::New(env, F16ToF32));
     exports.Set("typeTraits", Napi::Function::New(env, TypeTraits));
     exports.Set("ensureBackends", Napi::Function::New(env, EnsureBackends));
     return exports;

@@ -35,6 +35,9 @@ export class NodeClient {
 
     get name(): string { return this.node?.name ?? this.address; }
 
+    /** Call metadata carrying this client's session. */
+    metadata(): grpc.Metadata { return bearer(this.token); }
+
     private unary<T>(fn: (md: grpc.Metadata, o: grpc.CallOptions, cb: Callback<T>) => void, timeoutMs: number): Promise<T> {
         return new Promise((resolve, reject) => fn(bearer(this.token), { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(e) : resolve(r))));
     }

@@ -3,7 +3,8 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { makeModel, MODEL_TYPES, type ModelType, type TestArchitecture } from "./model/make-model.ts";
 import { defaultDataDir, ensureStageFiles } from "./model/stage-cache.ts";
-import { TextStreamer, Tokenizer } from "./model/tokenizer.ts";
+import { Tokenizer } from "./model/tokenizer.ts";
+import { chatPrompt, cutAtStop, type ChatMessage } from "./model/chat.ts";
 import { TEST_VOCABULARIES, type TestVocabulary } from "./native/vendor.ts";
 import { LocalPipeline } from "./pipeline/local-pipeline.ts";
 import { readGgufHeader } from "./gguf/reader.ts";
@@ -26,6 +27,7 @@ Usage:
                   [--activations f32|f16] [--max-sequences N] …the options below
       Runs a generation through those nodes (the model file is needed only here).
   hearth generate --model FILE --prompt TEXT [--max-tokens N] [--split 0-3,3-8] [--greedy] [--json]
+                  [--chat [--system TEXT]] [--stop TEXT]
                   [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S]
                   [--threads N] [--context-size N] [--gpu-layers N] [--data-dir DIR]
       Runs the model as a pipeline of stages (one per --split range) in this process.
@@ -105,7 +107,8 @@ async function cmdGenerate(argv: string[]) {
         "context-size": { type: "string" }, "batch-size": { type: "string" }, "gpu-layers": { type: "string" },
         "flash-attention": { type: "string", default: "auto" }, "data-dir": { type: "string" },
         peers: { type: "string" }, layers: { type: "string" }, "cluster-key": { type: "string" },
-        activations: { type: "string", default: "f32" }, "max-sequences": { type: "string" }
+        activations: { type: "string", default: "f32" }, "max-sequences": { type: "string" },
+        chat: { type: "boolean", default: false }, system: { type: "string" }, stop: { type: "string" }
     } });
     if (values.model == null || values.prompt == null) throw new UsageError("generate needs --model FILE and --prompt TEXT");
     const modelPath = path.resolve(values.model);
@@ -131,22 +134,17 @@ async function cmdGenerate(argv: string[]) {
 
     const tokenizer = await Tokenizer.load(modelPath);
     const pipeline = await LocalPipeline.load(files, loadOptions);
-    const promptTokens = tokenizer.encode(values.prompt);
-    const streamer = new TextStreamer(tokenizer);
-    const tokens: number[] = [];
-    let text = "";
+    const prompt = buildPrompt(values, tokenizer);
+    const promptTokens = prompt.tokens;
     const controller = new AbortController();
     process.once("SIGINT", () => controller.abort());
+    let tokens: number[] = [];
+    let text = "";
     try {
-        for await (const t of pipeline.generate({
+        ({ tokens, text } = await consume(pipeline.generate({
             promptTokens, maxTokens: int(values["max-tokens"], "max-tokens", 128), sampler,
-            isStop: (tok) => tokenizer.isEndOfGeneration(tok), signal: controller.signal
-        })) {
-            tokens.push(t);
-            const delta = streamer.push(t);
-            if (!values.json && delta) process.stdout.write(delta);
-        }
-        text = streamer.text;
+            isStop: (tok) => tokenizer.isEndOfGeneration(tok) || prompt.stopTokens.includes(tok), signal: controller.signal
+        }), tokenizer, prompt, values.json));
     } finally {
         await pipeline.dispose();
         await tokenizer.dispose();
@@ -154,7 +152,7 @@ async function cmdGenerate(argv: string[]) {
     const stats = pipeline.lastStats!;
     if (values.json) {
         console.log(JSON.stringify({
-            promptTokens, tokens, text,
+            mode: prompt.mode, promptTokens, tokens, text,
             stages: ranges.map((r, i) => ({ layers: [r.start, r.end], computeMs: stats.stageComputeMs[i] })),
             timings: { timeToFirstTokenMs: stats.timeToFirstTokenMs, decodeTokensPerSecond: stats.decodeTokensPerSecond }
         }));
@@ -162,6 +160,41 @@ async function cmdGenerate(argv: string[]) {
         process.stdout.write("\n");
         process.stderr.write(`[${stats.generatedTokens} tokens, ${stats.decodeTokensPerSecond.toFixed(1)} tokens/s, first token after ${stats.timeToFirstTokenMs.toFixed(0)} ms, ${ranges.length} stage(s)]\n`);
     }
+}
+
+interface PromptSpec { tokens: number[]; stopStrings: string[]; stopTokens: number[]; mode: "chat" | "completion"; template?: string }
+
+function buildPrompt(values: Record<string, string | boolean | undefined>, tokenizer: Tokenizer): PromptSpec {
+    const stops = typeof values.stop === "string" ? [values.stop] : [];
+    if (values.chat === true) {
+        const messages: ChatMessage[] = [];
+        if (typeof values.system === "string") messages.push({ role: "system", content: values.system });
+        messages.push({ role: "user", content: String(values.prompt) });
+        const c = chatPrompt(tokenizer, messages);
+        return { tokens: c.tokens, stopStrings: [...c.stopStrings, ...stops], stopTokens: c.stopTokens, mode: "chat", template: c.template };
+    }
+    return { tokens: tokenizer.encode(String(values.prompt)), stopStrings: stops, stopTokens: [], mode: "completion" };
+}
+
+/** Streams generated text to stdout (unless json), ending at a stop string; returns tokens and text. */
+async function consume(gen: AsyncGenerator<number>, tokenizer: Tokenizer, prompt: PromptSpec, json: boolean) {
+    const tokens: number[] = [];
+    const holdBack = Math.max(0, ...prompt.stopStrings.map((s) => s.length - 1));
+    let printed = 0;
+    let text = "";
+    for await (const t of gen) {
+        tokens.push(t);
+        text = tokenizer.decode(tokens);
+        const cut = cutAtStop(text, prompt.stopStrings);
+        if (cut != null) { text = cut; break; }
+        let complete = text.length;
+        while (complete > 0 && text[complete - 1] === "\uFFFD") complete--; // an unfinished UTF-8 character
+        const safe = complete - holdBack;
+        if (!json && safe > printed) { process.stdout.write(text.slice(printed, safe)); printed = safe; }
+    }
+    text = cutAtStop(tokenizer.decode(tokens), prompt.stopStrings) ?? tokenizer.decode(tokens);
+    if (!json && text.length > printed) process.stdout.write(text.slice(printed));
+    return { tokens, text };
 }
 
 async function generateRemote(values: Record<string, string | boolean | undefined>, modelPath: string, totalLayers: number,
@@ -180,23 +213,18 @@ async function generateRemote(values: Record<string, string | boolean | undefine
             flashAttention: load.flashAttention === true, maxSequences: int(values["max-sequences"] as string | undefined, "max-sequences", 4) }
     });
     const tokenizer = await Tokenizer.load(modelPath);
-    const promptTokens = tokenizer.encode(String(values.prompt));
-    const streamer = new TextStreamer(tokenizer);
-    const tokens: number[] = [];
+    const prompt = buildPrompt(values, tokenizer);
+    const promptTokens = prompt.tokens;
     let stats: GenerationStats | null = null;
     const controller = new AbortController();
     process.once("SIGINT", () => controller.abort());
+    let tokens: number[] = [];
     let text = "";
     try {
-        for await (const t of pipeline.generate({
+        ({ tokens, text } = await consume(pipeline.generate({
             promptTokens, maxTokens: int(values["max-tokens"] as string | undefined, "max-tokens", 128), sampler,
-            isStop: (tok) => tokenizer.isEndOfGeneration(tok), signal: controller.signal, onStats: (s) => { stats = s; }
-        })) {
-            tokens.push(t);
-            const delta = streamer.push(t);
-            if (!json && delta) process.stdout.write(delta);
-        }
-        text = streamer.text;
+            isStop: (tok) => tokenizer.isEndOfGeneration(tok) || prompt.stopTokens.includes(tok), signal: controller.signal, onStats: (st) => { stats = st; }
+        }), tokenizer, prompt, json));
     } finally {
         await pipeline.close();
         await tokenizer.dispose();
@@ -204,7 +232,7 @@ async function generateRemote(values: Record<string, string | boolean | undefine
     const s = stats as GenerationStats | null;
     if (json) {
         console.log(JSON.stringify({
-            promptTokens, tokens, text,
+            mode: prompt.mode, promptTokens, tokens, text,
             stages: pipeline.stages.map((st, i) => ({ node: st.node, address: st.address, layers: [st.range.start, st.range.end], bytesUploaded: st.bytesUploaded, computeMs: s?.stageComputeMs[i] })),
             timings: s == null ? null : { timeToFirstTokenMs: s.timeToFirstTokenMs, decodeTokensPerSecond: s.decodeTokensPerSecond, overheadMsPerToken: s.overheadMsPerToken }
         }));

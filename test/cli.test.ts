@@ -6,7 +6,9 @@ import path from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Tokenizer } from "../app/model/tokenizer.ts";
+import { chatPrompt } from "../app/model/chat.ts";
 import { tempDir } from "./helpers/models.ts";
+import { CLUSTER_KEY_HEX, startNode, stopNode } from "./helpers/nodes.ts";
 import { referenceGreedy } from "./helpers/reference.ts";
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "bin", "hearth.mjs");
@@ -67,4 +69,31 @@ test("errors exit non-zero with a message, never a crash", () => {
     const help = hearth("help");
     assert.equal(help.code, 0);
     assert.match(help.stdout, /hearth generate --model FILE/);
+});
+
+test("generate --peers --chat --json: the model's chat template, three node processes, node-llama-cpp's tokens", async () => {
+    const model = path.join(dir, "cli-chat.gguf");
+    assert.equal(hearth("make-model", "--out", model, "--arch", "llama", "--vocab", "llama-bpe", "--layers", "4", "--embd", "64",
+        "--heads", "4", "--kv-heads", "2", "--ff", "128", "--seed", "5", "--quiet").code, 0);
+    const nodes = await Promise.all(["c1", "c2", "c3"].map((n) => startNode(n, path.join(dir, `node-${n}`))));
+    try {
+        const run = hearth("generate", "--model", model, "--peers", nodes.map((n) => n.address).join(","), "--layers", "0-1,1-3,3-4",
+            "--chat", "--system", "You are terse.", "--prompt", "What is a hearth?", "--max-tokens", "8", "--greedy", "--json",
+            "--cluster-key", CLUSTER_KEY_HEX, "--context-size", "256", "--flash-attention", "off", "--threads", "1");
+        assert.equal(run.code, 0, run.stderr);
+        const out = JSON.parse(run.stdout) as { mode: string; promptTokens: number[]; tokens: number[]; text: string; stages: Array<{ node: string; layers: number[] }> };
+        assert.equal(out.mode, "chat");
+        assert.deepEqual(out.stages.map((s) => [s.node, s.layers]), [["c1", [0, 1]], ["c2", [1, 3]], ["c3", [3, 4]]]);
+        const tok = await Tokenizer.load(model);
+        const chat = chatPrompt(tok, [{ role: "system", content: "You are terse." }, { role: "user", content: "What is a hearth?" }]);
+        assert.deepEqual(out.promptTokens, chat.tokens);
+        assert.ok(tok.decode(chat.tokens).includes("What is a hearth?"));
+        assert.notDeepEqual(chat.tokens, tok.encode("What is a hearth?"), "the template wraps the message");
+        await tok.dispose();
+        const ref = await referenceGreedy(model, out.promptTokens, 8, { contextSize: 256, threads: 2, flashAttention: false });
+        assert.deepEqual(out.tokens, ref.slice(0, out.tokens.length));
+        assert.ok(out.tokens.length >= 1);
+    } finally {
+        await Promise.all(nodes.map(stopNode));
+    }
 });

@@ -30,20 +30,3 @@ export class Tokenizer {
 
     dispose(): Promise<void> { return this.model.dispose(); }
 }
-
-/** Turns a growing token list into text deltas, holding back bytes of an unfinished UTF-8 character. */
-export class TextStreamer {
-    private readonly tokens: number[] = [];
-    private emitted = "";
-    constructor(private readonly tokenizer: Tokenizer) {}
-    push(token: number): string {
-        this.tokens.push(token);
-        let text = this.tokenizer.decode(this.tokens);
-        while (text.endsWith("\uFFFD")) text = text.slice(0, -1);
-        if (!text.startsWith(this.emitted)) { this.emitted = text; return ""; }
-        const delta = text.slice(this.emitted.length);
-        this.emitted = text;
-        return delta;
-    }
-    get text(): string { return this.tokenizer.decode(this.tokens); }
-}

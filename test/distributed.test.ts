@@ -87,12 +87,33 @@ for (const [label, spec, split] of [
                     const outs = await Promise.all(prompts.slice(0, n).map((pt) => collect(p.generate({ promptTokens: pt, maxTokens: GEN }))));
                     assert.deepEqual(outs, refs.slice(0, n));
                 }
+                const stages = (await p.nodeInfos()).map((i) => i.stages[0]!);
+                assert.ok(stages.every((s) => !s.batchesExactly && s.batches === s.batchedSequences), "f32 stages never mix sequences in a batch");
             } finally {
                 await p.close();
             }
         });
     });
 }
+
+describe("3 nodes, llama q4_0 (quantized: sequences share llama.cpp batches)", () => {
+    test("four concurrent generations are each exact, and the stages batched them together", async () => {
+        const model = await buildModel(dir, "q4", { arch: "llama", vocab: "llama-bpe", layers: 4, type: "q4_0", tied: false, ...SMALL, embd: 128, ff: 256 });
+        const prompts = await promptTokens(model, PROMPTS);
+        const refs: number[][] = [];
+        for (const pt of prompts) refs.push(await referenceGreedy(model, pt, GEN, { contextSize: CONTEXT, threads: 2, flashAttention: false }));
+        const p = await connect(model, "0-1,1-3,3-4", 4);
+        try {
+            const outs = await Promise.all(prompts.map((pt) => collect(p.generate({ promptTokens: pt, maxTokens: GEN }))));
+            assert.deepEqual(outs, refs);
+            const stages = (await p.nodeInfos()).map((i) => i.stages[0]!);
+            assert.ok(stages.every((s) => s.batchesExactly));
+            assert.ok(stages.some((s) => s.batchedSequences > s.batches), `some batch held several sequences: ${JSON.stringify(stages.map((s) => [s.batches, s.batchedSequences]))}`);
+        } finally {
+            await p.close();
+        }
+    });
+});
 
 describe("control and failure", () => {
     let model = "";

@@ -70,9 +70,13 @@ test("bad requests are refused with StageInputError and the stage keeps serving"
 
 test("the native layer refuses malformed requests itself, without crashing", async () => {
     const native = (middle as unknown as { native: { forward(r: object): Promise<unknown> } }).native;
-    await assert.rejects(native.forward({ seqId: 0, pos: 0, hidden: new Float32Array(65) }), /not a multiple of n_embd 64/);
-    await assert.rejects(native.forward({ seqId: 9, pos: 0, hidden: hidden(1) }), /sequence id 9 out of range/);
-    assert.throws(() => native.forward({ seqId: 0, pos: 0 }), /exactly one of tokens/);
+    const seg = (seqId: number, n: number) => ({ segments: [{ seqId, pos: 0, n }] });
+    await assert.rejects(native.forward({ ...seg(0, 1), hidden: new Float32Array(65) }), /not a multiple of n_embd 64/);
+    await assert.rejects(native.forward({ ...seg(9, 1), hidden: hidden(1) }), /sequence id 9 out of range/);
+    await assert.rejects(native.forward({ ...seg(0, 2), hidden: hidden(1) }), /segments cover 2 tokens but the batch has 1/);
+    await assert.rejects(native.forward({ segments: [{ seqId: 0, pos: 0, n: 1 }, { seqId: 0, pos: 1, n: 1 }], hidden: hidden(2) }), /a sequence appears twice/);
+    assert.throws(() => native.forward({ ...seg(0, 1) }), /exactly one of tokens/);
+    assert.throws(() => native.forward({ hidden: hidden(1) }), /forward needs segments/);
     const ok = await middle.forward({ seqId: 1, pos: 0, hidden: hidden(2) });
     assert.equal(ok.hidden!.length, 128);
     await middle.removeSequence(1);
@@ -102,4 +106,29 @@ test("a disposed stage refuses work with a clear error", async () => {
     const s = await StageRuntime.load(model, { threads: 1, contextSize: 32 });
     await s.dispose();
     await assert.rejects(s.forward({ seqId: 0, pos: 0, tokens: Int32Array.of(1) }), /was disposed/);
+});
+
+test("sequences batched together give exactly what they give alone when the weights are quantized", async () => {
+    for (const type of ["q4_0", "q8_0", "f32"] as const) {
+        const model = await buildModel(dir, `batch-${type}`, { arch: "qwen2", vocab: "qwen2", layers: 2, type, tied: false, ...SMALL, embd: 128, ff: 256 });
+        const stage = await StageRuntime.load(model, { threads: 2, contextSize: 64, maxSequences: 3, flashAttention: false });
+        try {
+            assert.equal(stage.batchesExactly, type !== "f32");
+            const prompts = [Int32Array.of(1, 2, 3), Int32Array.of(40, 50), Int32Array.of(7, 8, 9, 10)];
+            const alone: Float32Array[] = [];
+            for (const [s, p] of prompts.entries()) {
+                await stage.forward({ seqId: s, pos: 0, tokens: p });
+                alone.push((await stage.forward({ seqId: s, pos: p.length, tokens: Int32Array.of(99), logits: "last" })).logits!);
+                await stage.removeSequence(s);
+            }
+            for (const [s, p] of prompts.entries()) await stage.forward({ seqId: s, pos: 0, tokens: p });
+            const together = await stage.forwardBatch(prompts.map((p, s) => ({ seqId: s, pos: p.length, tokens: Int32Array.of(99), logits: "last" as const })));
+            const diffs = together.map((o, s) => o.logits!.reduce((m, v, i) => Math.max(m, Math.abs(v - alone[s]![i]!)), 0));
+            if (stage.batchesExactly) assert.deepEqual(diffs, [0, 0, 0], type);
+            else assert.ok(diffs.some((d) => d > 0), "f32 weights: batching is not bit-exact, which is why such stages do not batch");
+            await assert.rejects(stage.forwardBatch([{ seqId: 0, pos: 4, tokens: Int32Array.of(1) }, { seqId: 0, pos: 4, tokens: Int32Array.of(1) }]), /only once in a batch/);
+        } finally {
+            await stage.dispose();
+        }
+    }
 });

@@ -18,7 +18,7 @@ export const GGML_TYPES: ReadonlyMap<number, GgmlTypeInfo> = new Map(
     table.map(([id, name, blockSize, typeSize]) => [id, { id, name, blockSize, typeSize }])
 );
 
-export const GgmlType = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8 } as const;
+export const GgmlType = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 } as const;
 
 export function ggmlTypeInfo(id: number): GgmlTypeInfo {
     const info = GGML_TYPES.get(id);

@@ -5,24 +5,29 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { getLlamaInstance } from "./llama.ts";
 
-export interface NativeForwardRequest {
+export interface NativeSegment {
     seqId: number;
     pos: number;
-    tokens?: Int32Array;
-    hidden?: Float32Array;
-    outputHidden?: boolean;
+    n: number;
     /** 0 none, 1 last token, 2 all tokens */
     logits?: 0 | 1 | 2;
     sample?: boolean;
     accept?: Int32Array;
 }
 
+export interface NativeForwardRequest {
+    segments: NativeSegment[];
+    /** concatenated in segment order */
+    tokens?: Int32Array;
+    hidden?: Float32Array;
+    outputHidden?: boolean;
+}
+
 export interface NativeForwardResult {
     nTokens: number;
     computeMs: number;
     hidden?: Float32Array;
-    logits?: Float32Array;
-    token?: number;
+    segments: Array<{ logits?: Float32Array; token?: number }>;
 }
 
 export interface NativeSamplerParams {

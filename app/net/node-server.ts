@@ -8,7 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import { loadAddon, type NativeAddon } from "../native/addon.ts";
 import { getLlamaInstance } from "../native/llama.ts";
 import { stageFilePath } from "../model/stage-cache.ts";
-import { StageInputError, StageRuntime } from "../stage/runtime.ts";
+import { StageInputError, StageRuntime, type ForwardInput, type ForwardOutput } from "../stage/runtime.ts";
 import { formatBytes } from "../util/format.ts";
 import { bytesPerValue, decodeHidden, encodeHidden } from "./activations.ts";
 import { Sessions } from "./auth.ts";
@@ -56,6 +56,17 @@ interface HostedStage {
     upstreams: Set<grpc.ServerDuplexStream<ActivationMsg, unknown>>;
     subscribers: Set<grpc.ServerWritableStream<unknown, TokenEventMsg>>;
     memoryBytes: number;
+    /** activations waiting for the stage, oldest first */
+    pending: PendingActivation[];
+    running: boolean;
+    batches: number;
+    batchedSequences: number;
+}
+
+interface PendingActivation {
+    msg: ActivationMsg;
+    input: ForwardInput;
+    reject: (code: grpc.status, message: string) => void;
 }
 
 export class NodeServer {
@@ -112,7 +123,8 @@ export class NodeServer {
             cpuThreads: os.availableParallelism(), capabilities: ["f16-activations", "resumable-upload"],
             stages: [...this.pipelines.values()].map((p) => ({
                 pipelineId: p.pipelineId, modelSha256: p.modelSha256, layerStart: p.stage.range.start, layerEnd: p.stage.range.end,
-                layerTotal: p.total, liveSequences: p.stage.liveSequences()
+                layerTotal: p.total, liveSequences: p.stage.liveSequences(),
+                batches: p.batches, batchedSequences: p.batchedSequences, batchesExactly: p.stage.batchesExactly
             }))
         };
     }
@@ -225,7 +237,8 @@ export class NodeServer {
         }
         const hosted: HostedStage = {
             pipelineId: req.pipelineId, modelSha256: req.modelSha256, stageSha256: req.stageSha256, total: req.layerTotal, stage,
-            next: null, nextAddress: req.nextAddress, upstreams: new Set(), subscribers: new Set(), memoryBytes: req.requiredMemoryBytes
+            next: null, nextAddress: req.nextAddress, upstreams: new Set(), subscribers: new Set(), memoryBytes: req.requiredMemoryBytes,
+            pending: [], running: false, batches: 0, batchedSequences: 0
         };
         if (req.nextAddress !== "") {
             try {
@@ -389,30 +402,75 @@ export class NodeServer {
             if (msg.hidden.length !== want) bad(`hidden states of ${msg.hidden.length} bytes do not match ${msg.nTokens} tokens × ${stage.nEmbd} values × ${bpv} bytes = ${want}`);
             input = { hidden: decodeHidden(this.addon, msg.hidden, msg.dtype) };
         }
-        if (msg.sampler != null && stage.last) void stage.setSampler(msg.seqId, msg.sampler).catch(() => {});
-        stage.forward({
-            seqId: msg.seqId, pos: msg.pos, ...input,
-            ...(stage.last ? { sample: msg.sample, ...(msg.accept.length > 0 ? { accept: Int32Array.from(msg.accept) } : {}) } : {})
-        }).then((out) => {
-            const stageMs = [...msg.stageMs, out.computeMs];
-            if (stage.last) {
-                if (!msg.sample) return;
-                const ev: TokenEventMsg = { seqId: msg.seqId, step: msg.step, token: out.token!, stageMs, sentAtUs: msg.sentAtUs };
-                for (const s of p.subscribers) s.write(ev);
-                return;
+        p.pending.push({
+            msg, reject,
+            input: { seqId: msg.seqId, pos: msg.pos, ...input, ...(stage.last ? { sample: msg.sample, ...(msg.accept.length > 0 ? { accept: Int32Array.from(msg.accept) } : {}) } : {}) }
+        });
+        if (!p.running) this.pump(p);
+    }
+
+    /**
+     * Runs waiting activations through the stage. While one batch computes, others queue up; the
+     * next batch takes every waiting sequence at once (one llama.cpp batch) when that is exact.
+     */
+    private pump(p: HostedStage) {
+        const stage = p.stage;
+        const batch: PendingActivation[] = [];
+        const seen = new Set<number>();
+        let tokens = 0;
+        const rest: PendingActivation[] = [];
+        for (const item of p.pending) {
+            const n = item.input.tokens?.length ?? (item.input.hidden!.length / stage.nEmbd);
+            // Only single-token steps share a batch: measured bit-exact for quantized weights, while
+            // prompts batched together change llama.cpp's kernel grouping (and so the last bits).
+            const fits = batch.length === 0 || (stage.batchesExactly && n === 1 && tokens === batch.length && !seen.has(item.msg.seqId) && tokens + n <= stage.batchSize);
+            if (fits) {
+                try {
+                    stage.validate(item.input);
+                } catch (e) {
+                    item.reject(grpc.status.INVALID_ARGUMENT, (e as Error).message);
+                    continue;
+                }
+                batch.push(item);
+                tokens += n;
+            } else {
+                rest.push(item);
             }
-            const next = p.next!;
-            if (next.broken != null) {
-                this.relayUpstream(p, { pipelineId: p.pipelineId, seqId: msg.seqId, step: msg.step, node: next.address, message: `the next stage (${next.address}) is unreachable: ${next.broken}`, grpcCode: grpc.status.UNAVAILABLE });
-                return;
-            }
-            next.stream.write({
-                ...msg, tokens: [], hidden: encodeHidden(this.addon, out.hidden!, msg.dtype === "F16" ? "f16" : "f32"),
-                dtype: msg.dtype === "F16" ? "F16" : "F32", stageMs
-            });
+            seen.add(item.msg.seqId); // a later step of a sequence may not overtake an earlier one
+        }
+        p.pending = rest;
+        if (batch.length === 0) { p.running = false; return; }
+        p.running = true;
+        p.batches++;
+        p.batchedSequences += batch.length;
+        for (const item of batch) if (item.msg.sampler != null && stage.last) void stage.setSampler(item.msg.seqId, item.msg.sampler).catch(() => {});
+        stage.forwardBatch(batch.map((b) => b.input)).then((outs) => {
+            outs.forEach((out, k) => this.route(p, batch[k]!.msg, out));
         }).catch((e: Error) => {
-            if (e instanceof StageInputError) return reject(grpc.status.INVALID_ARGUMENT, e.message);
-            this.relayUpstream(p, { pipelineId: p.pipelineId, seqId: msg.seqId, step: msg.step, node: this.o.name, message: e.message, grpcCode: grpc.status.INTERNAL });
+            for (const item of batch) {
+                if (e instanceof StageInputError) item.reject(grpc.status.INVALID_ARGUMENT, e.message);
+                else this.relayUpstream(p, { pipelineId: p.pipelineId, seqId: item.msg.seqId, step: item.msg.step, node: this.o.name, message: e.message, grpcCode: grpc.status.INTERNAL });
+            }
+        }).finally(() => this.pump(p));
+    }
+
+    /** Sends a stage's output on: a token to the coordinator, or hidden states to the next stage. */
+    private route(p: HostedStage, msg: ActivationMsg, out: ForwardOutput) {
+        const stageMs = [...msg.stageMs, out.computeMs];
+        if (p.stage.last) {
+            if (!msg.sample) return;
+            const ev: TokenEventMsg = { seqId: msg.seqId, step: msg.step, token: out.token!, stageMs, sentAtUs: msg.sentAtUs };
+            for (const s of p.subscribers) s.write(ev);
+            return;
+        }
+        const next = p.next!;
+        if (next.broken != null) {
+            this.relayUpstream(p, { pipelineId: p.pipelineId, seqId: msg.seqId, step: msg.step, node: next.address, message: `the next stage (${next.address}) is unreachable: ${next.broken}`, grpcCode: grpc.status.UNAVAILABLE });
+            return;
+        }
+        next.stream.write({
+            ...msg, tokens: [], hidden: encodeHidden(this.addon, out.hidden!, msg.dtype === "F16" ? "f16" : "f32"),
+            dtype: msg.dtype === "F16" ? "F16" : "F32", stageMs
         });
     }
 

@@ -49,7 +49,7 @@ export interface ActivationMsg {
 }
 export interface StageErrorMsg { pipelineId: string; seqId: number; step: number; node: string; message: string; grpcCode: number }
 export interface TokenEventMsg { seqId: number; step: number; token: number; stageMs: number[]; sentAtUs: number }
-export interface StageStatusMsg { pipelineId: string; modelSha256: string; layerStart: number; layerEnd: number; layerTotal: number; liveSequences: number[] }
+export interface StageStatusMsg { pipelineId: string; modelSha256: string; layerStart: number; layerEnd: number; layerTotal: number; liveSequences: number[]; batches: number; batchedSequences: number; batchesExactly: boolean }
 export interface NodeInfoMsg {
     name: string; version: string; protocol: number; os: string; backend: string; totalMemoryBytes: number; freeMemoryBytes: number;
     cpuThreads: number; capabilities: string[]; stages: StageStatusMsg[];

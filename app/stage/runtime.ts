@@ -1,6 +1,7 @@
 // A pipeline stage running on llama.cpp: the TS face of the native addon. Calls into one stage
 // are serialized (a llama.cpp context is single-threaded) and every request is validated here
 // before it reaches native code.
+import { GgmlType } from "../gguf/ggml-types.ts";
 import { readGgufHeader } from "../gguf/reader.ts";
 import { loadAddon, type NativeSamplerParams, type NativeStage, type NativeStageInfo } from "../native/addon.ts";
 import { readStageMetadata, type LayerRange } from "./slice.ts";
@@ -45,6 +46,8 @@ export interface ForwardOutput {
     token?: number;
 }
 
+const FLOAT_TYPES: ReadonlySet<number> = new Set([GgmlType.F32, GgmlType.F16, GgmlType.BF16]);
+
 export class StageInputError extends Error {
     constructor(message: string) { super(message); this.name = "StageInputError"; }
 }
@@ -67,7 +70,14 @@ export class StageRuntime {
         readonly contextSize: number,
         readonly batchSize: number,
         /** token ids the first stage accepts: rows of its input embedding table */
-        readonly inputVocab: number
+        readonly inputVocab: number,
+        /**
+         * Whether single-token steps of several sequences in one batch give bit-for-bit what each
+         * gives alone. True when every layer matrix is quantized; llama.cpp's CPU kernels for
+         * f32/f16 weights change their summation order with the batch size (measured: up to 1e-3
+         * on logits). Multi-token segments (prompts) batched together are not exact either way.
+         */
+        readonly batchesExactly: boolean
     ) {}
 
     /** Loads a stage file, or a whole (unsliced) model as a single stage. */
@@ -90,7 +100,8 @@ export class StageRuntime {
         const info = native.info();
         const range = meta == null ? { start: 0, end: info.nLayer } : { start: meta.layerStart, end: meta.layerEnd };
         return new StageRuntime(native, file, range, meta?.layerTotal ?? info.nLayer, meta?.first ?? true, meta?.last ?? true,
-            info.nEmbd, info.nVocab, maxSequences, contextSize, batchSize, meta?.inputTable?.rows ?? info.nVocab);
+            info.nEmbd, info.nVocab, maxSequences, contextSize, batchSize, meta?.inputTable?.rows ?? info.nVocab,
+            header.tensors.every((t) => !t.name.startsWith("blk.") || t.dims.length < 2 || !FLOAT_TYPES.has(t.type)));
     }
 
     private serialize<T>(fn: () => Promise<T> | T): Promise<T> {
@@ -109,7 +120,7 @@ export class StageRuntime {
             throw new StageInputError(`sequence id ${seqId} is out of range: this stage holds sequences 0-${this.maxSequences - 1}`);
     }
 
-    /** Validates a request; throws StageInputError describing what is wrong. */
+    /** Validates one sequence's request; throws StageInputError describing what is wrong. */
     validate(input: ForwardInput): number {
         this.checkSeq(input.seqId);
         const expected = this.nextPos.get(input.seqId) ?? 0;
@@ -143,20 +154,52 @@ export class StageRuntime {
         return n;
     }
 
-    forward(input: ForwardInput): Promise<ForwardOutput> {
+    async forward(input: ForwardInput): Promise<ForwardOutput> {
+        return (await this.forwardBatch([input]))[0]!;
+    }
+
+    /**
+     * Computes several sequences in one llama.cpp batch (each at most once). Per sequence the
+     * result is what `forward` gives for it alone; `computeMs` is the whole batch's.
+     */
+    forwardBatch(inputs: ForwardInput[]): Promise<ForwardOutput[]> {
         return this.serialize(async () => {
-            const n = this.validate(input);
+            if (inputs.length === 0) throw new StageInputError("empty batch");
+            const counts = inputs.map((input) => this.validate(input));
+            const seqs = new Set(inputs.map((i) => i.seqId));
+            if (seqs.size !== inputs.length) throw new StageInputError("a sequence may appear only once in a batch");
+            const total = counts.reduce((a, b) => a + b, 0);
+            if (total > this.batchSize) throw new StageInputError(`batch of ${total} tokens exceeds this stage's batch size ${this.batchSize}`);
+            const concat = <T extends Int32Array | Float32Array>(parts: T[], make: (n: number) => T): T => {
+                if (parts.length === 1) return parts[0]!;
+                const out = make(parts.reduce((a, p) => a + p.length, 0));
+                let off = 0;
+                for (const p of parts) { out.set(p as never, off); off += p.length; }
+                return out;
+            };
             const res = await this.native.forward({
-                seqId: input.seqId,
-                pos: input.pos,
-                ...(input.tokens != null ? { tokens: input.tokens } : { hidden: input.hidden! }),
-                outputHidden: !this.last,
-                logits: input.logits === "all" ? 2 : input.logits === "last" ? 1 : 0,
-                sample: input.sample ?? false,
-                ...(input.accept != null ? { accept: input.accept } : {})
+                segments: inputs.map((input, k) => ({
+                    seqId: input.seqId, pos: input.pos, n: counts[k]!,
+                    logits: input.logits === "all" ? 2 : input.logits === "last" ? 1 : 0,
+                    sample: input.sample ?? false,
+                    ...(input.accept != null ? { accept: input.accept } : {})
+                })),
+                ...(this.first ? { tokens: concat(inputs.map((i) => i.tokens!), (n) => new Int32Array(n)) }
+                    : { hidden: concat(inputs.map((i) => i.hidden!), (n) => new Float32Array(n)) }),
+                outputHidden: !this.last
             });
-            this.nextPos.set(input.seqId, input.pos + n);
-            return res;
+            let row = 0;
+            return inputs.map((input, k) => {
+                const n = counts[k]!;
+                this.nextPos.set(input.seqId, input.pos + n);
+                const seg = res.segments[k]!;
+                const out: ForwardOutput = { nTokens: n, computeMs: res.computeMs };
+                if (res.hidden != null) out.hidden = inputs.length === 1 ? res.hidden : res.hidden.slice(row * this.nEmbd, (row + n) * this.nEmbd);
+                if (seg.logits != null) out.logits = seg.logits;
+                if (seg.token != null) out.token = seg.token;
+                row += n;
+                return out;
+            });
         });
     }
 

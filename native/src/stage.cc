@@ -112,12 +112,20 @@ class ForwardWorker : public Napi::AsyncWorker {
             std::memcpy(arr.Data(), result.hidden.data(), result.hidden.size() * sizeof(float));
             out.Set("hidden", arr);
         }
-        if (req.logitsMode != 0) {
-            auto arr = Napi::Float32Array::New(env, result.logits.size());
-            std::memcpy(arr.Data(), result.logits.data(), result.logits.size() * sizeof(float));
-            out.Set("logits", arr);
+        Napi::Array segs = Napi::Array::New(env, result.segments.size());
+        for (size_t k = 0; k < result.segments.size(); k++) {
+            const SegmentResult& sr = result.segments[k];
+            const Segment& sg = req.segments[k];
+            Napi::Object so = Napi::Object::New(env);
+            if (sg.logitsMode != 0) {
+                auto arr = Napi::Float32Array::New(env, sr.logits.size());
+                std::memcpy(arr.Data(), sr.logits.data(), sr.logits.size() * sizeof(float));
+                so.Set("logits", arr);
+            }
+            if (sg.sample) so.Set("token", sr.token);
+            segs.Set(static_cast<uint32_t>(k), so);
         }
-        if (req.sample) out.Set("token", result.token);
+        out.Set("segments", segs);
         deferred.Resolve(out);
     }
     void OnError(const Napi::Error& e) override { deferred.Reject(e.Value()); }
@@ -304,10 +312,20 @@ ForwardResult Stage::ForwardBlocking(ForwardRequest& req) {
         throw std::runtime_error("hidden-state batch size is not a multiple of n_embd " + std::to_string(nEmbd));
     if (static_cast<uint32_t>(n) > batchSize)
         throw std::runtime_error("batch of " + std::to_string(n) + " tokens exceeds the stage batch size " + std::to_string(batchSize));
-    if (req.seqId < 0 || static_cast<uint32_t>(req.seqId) >= maxSequences)
-        throw std::runtime_error("sequence id " + std::to_string(req.seqId) + " out of range [0, " + std::to_string(maxSequences) + ")");
-    if (req.pos < 0) throw std::runtime_error("negative position");
-    if ((req.logitsMode != 0 || req.sample) && llama_vocab_n_tokens(llama_model_get_vocab(model)) <= 1)
+    if (req.segments.empty()) throw std::runtime_error("a batch needs at least one segment");
+    int32_t covered = 0;
+    bool wantsHead = false;
+    for (const Segment& sg : req.segments) {
+        if (sg.seqId < 0 || static_cast<uint32_t>(sg.seqId) >= maxSequences)
+            throw std::runtime_error("sequence id " + std::to_string(sg.seqId) + " out of range [0, " + std::to_string(maxSequences) + ")");
+        if (sg.pos < 0 || sg.n <= 0) throw std::runtime_error("bad segment position or length");
+        for (const Segment& other : req.segments)
+            if (&other != &sg && other.seqId == sg.seqId) throw std::runtime_error("a sequence appears twice in one batch");
+        covered += sg.n;
+        wantsHead = wantsHead || sg.logitsMode != 0 || sg.sample;
+    }
+    if (covered != n) throw std::runtime_error("segments cover " + std::to_string(covered) + " tokens but the batch has " + std::to_string(n));
+    if (wantsHead && llama_vocab_n_tokens(llama_model_get_vocab(model)) <= 1)
         throw std::runtime_error("this stage has no output head (it is not the last stage)");
 
     const bool useTable = byToken && inputTable.loaded();
@@ -335,12 +353,15 @@ ForwardResult Stage::ForwardBlocking(ForwardRequest& req) {
     } else {
         std::memcpy(batch.embd, req.hidden.data(), req.hidden.size() * sizeof(float));
     }
-    for (int32_t i = 0; i < n; i++) {
-        batch.pos[i] = req.pos + i;
-        batch.n_seq_id[i] = 1;
-        batch.seq_id[i][0] = req.seqId;
-        bool last = i == n - 1;
-        batch.logits[i] = (req.outputHidden || req.logitsMode == 2 || (last && (req.logitsMode == 1 || req.sample))) ? 1 : 0;
+    int32_t i = 0;
+    for (const Segment& sg : req.segments) {
+        for (int32_t k = 0; k < sg.n; k++, i++) {
+            batch.pos[i] = sg.pos + k;
+            batch.n_seq_id[i] = 1;
+            batch.seq_id[i][0] = sg.seqId;
+            bool last = k == sg.n - 1;
+            batch.logits[i] = (req.outputHidden || sg.logitsMode == 2 || (last && (sg.logitsMode == 1 || sg.sample))) ? 1 : 0;
+        }
     }
 
     captured.clear();
@@ -362,17 +383,25 @@ ForwardResult Stage::ForwardBlocking(ForwardRequest& req) {
         res.hidden.swap(captured);
     }
     const int32_t nVocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
-    if (req.logitsMode == 1) {
-        const float* l = llama_get_logits_ith(ctx, n - 1);
-        res.logits.assign(l, l + nVocab);
-    } else if (req.logitsMode == 2) {
-        res.logits.resize(static_cast<size_t>(n) * nVocab);
-        for (int32_t i = 0; i < n; i++) std::memcpy(res.logits.data() + static_cast<size_t>(i) * nVocab, llama_get_logits_ith(ctx, i), nVocab * sizeof(float));
-    }
-    if (req.sample) {
-        llama_sampler* s = SamplerFor(req.seqId);
-        for (llama_token t : req.accept) llama_sampler_accept(s, t);
-        res.token = llama_sampler_sample(s, ctx, n - 1);
+    int32_t start = 0;
+    for (const Segment& sg : req.segments) {
+        SegmentResult out;
+        int32_t lastIdx = start + sg.n - 1;
+        if (sg.logitsMode == 1) {
+            const float* l = llama_get_logits_ith(ctx, lastIdx);
+            out.logits.assign(l, l + nVocab);
+        } else if (sg.logitsMode == 2) {
+            out.logits.resize(static_cast<size_t>(sg.n) * nVocab);
+            for (int32_t k = 0; k < sg.n; k++)
+                std::memcpy(out.logits.data() + static_cast<size_t>(k) * nVocab, llama_get_logits_ith(ctx, start + k), nVocab * sizeof(float));
+        }
+        if (sg.sample) {
+            llama_sampler* smpl = SamplerFor(sg.seqId);
+            for (llama_token t : sg.accept) llama_sampler_accept(smpl, t);
+            out.token = llama_sampler_sample(smpl, ctx, lastIdx);
+        }
+        res.segments.push_back(std::move(out));
+        start += sg.n;
     }
     res.computeMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return res;
@@ -384,11 +413,24 @@ Napi::Value Stage::Forward(const Napi::CallbackInfo& info) {
     if (!ctx) throw Napi::Error::New(env, "stage is not loaded or was disposed");
     Napi::Object o = info[0].As<Napi::Object>();
     ForwardRequest req;
-    req.seqId = Opt<int32_t>(o, "seqId", 0);
-    req.pos = Opt<int32_t>(o, "pos", 0);
     req.outputHidden = Opt<bool>(o, "outputHidden", false);
-    req.logitsMode = Opt<int32_t>(o, "logits", 0);
-    req.sample = Opt<bool>(o, "sample", false);
+    if (!o.Has("segments") || !o.Get("segments").IsArray()) throw Napi::TypeError::New(env, "forward needs segments (an array)");
+    Napi::Array segs = o.Get("segments").As<Napi::Array>();
+    for (uint32_t k = 0; k < segs.Length(); k++) {
+        if (!segs.Get(k).IsObject()) throw Napi::TypeError::New(env, "each segment must be an object");
+        Napi::Object so = segs.Get(k).As<Napi::Object>();
+        Segment sg;
+        sg.seqId = Opt<int32_t>(so, "seqId", 0);
+        sg.pos = Opt<int32_t>(so, "pos", 0);
+        sg.n = Opt<int32_t>(so, "n", 0);
+        sg.logitsMode = Opt<int32_t>(so, "logits", 0);
+        sg.sample = Opt<bool>(so, "sample", false);
+        if (so.Has("accept") && so.Get("accept").IsTypedArray()) {
+            auto a = so.Get("accept").As<Napi::Int32Array>();
+            sg.accept.assign(a.Data(), a.Data() + a.ElementLength());
+        }
+        req.segments.push_back(std::move(sg));
+    }
     if (o.Has("tokens") && o.Get("tokens").IsTypedArray()) {
         auto a = o.Get("tokens").As<Napi::Int32Array>();
         req.tokens.assign(a.Data(), a.Data() + a.ElementLength());
@@ -396,10 +438,6 @@ Napi::Value Stage::Forward(const Napi::CallbackInfo& info) {
     if (o.Has("hidden") && o.Get("hidden").IsTypedArray()) {
         auto a = o.Get("hidden").As<Napi::Float32Array>();
         req.hidden.assign(a.Data(), a.Data() + a.ElementLength());
-    }
-    if (o.Has("accept") && o.Get("accept").IsTypedArray()) {
-        auto a = o.Get("accept").As<Napi::Int32Array>();
-        req.accept.assign(a.Data(), a.Data() + a.ElementLength());
     }
     if (req.tokens.empty() == req.hidden.empty()) throw Napi::TypeError::New(env, "forward needs exactly one of tokens (Int32Array) or hidden (Float32Array)");
     bool expected = false;

@@ -34,22 +34,33 @@ struct InputTable {
     bool loaded() const { return !data.empty(); }
 };
 
-struct ForwardRequest {
+// One sequence's part of a batch: `n` consecutive tokens of `seqId` from position `pos`.
+struct Segment {
     int32_t seqId = 0;
     int32_t pos = 0;
+    int32_t n = 0;
+    int logitsMode = 0;               // 0 none, 1 last token, 2 all tokens
+    bool sample = false;              // sample the next token after the segment's last token
+    std::vector<llama_token> accept;  // tokens to feed the sequence's sampler first (penalty history)
+};
+
+// Several sequences computed in one llama_decode; inputs are concatenated in segment order.
+struct ForwardRequest {
+    std::vector<Segment> segments;
     std::vector<llama_token> tokens;  // token ids (first stage, or a whole model)
     std::vector<float> hidden;        // n_tokens x n_embd (later stages)
     bool outputHidden = false;        // return the residual stream after this stage's last layer
-    int logitsMode = 0;               // 0 none, 1 last token, 2 all tokens
-    bool sample = false;              // sample the next token from the last position
-    std::vector<llama_token> accept;  // tokens to feed the sequence's sampler first (penalty history)
+};
+
+struct SegmentResult {
+    std::vector<float> logits;
+    int32_t token = -1;
 };
 
 struct ForwardResult {
     int32_t nTokens = 0;
-    std::vector<float> hidden;
-    std::vector<float> logits;
-    int32_t token = -1;
+    std::vector<float> hidden;  // concatenated, segment order
+    std::vector<SegmentResult> segments;
     double computeMs = 0;
 };
 

@@ -33,6 +33,8 @@ export interface NodeServerOptions {
 const PIPELINE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 const MAX_CHUNK = 4 * 1024 * 1024;
+/** how long an idle stage waits for other live sequences' steps before computing (ms) */
+const COALESCE_MS = 2;
 
 class Fail extends Error {
     constructor(readonly code: grpc.status, message: string) { super(message); }
@@ -406,7 +408,15 @@ export class NodeServer {
             msg, reject,
             input: { seqId: msg.seqId, pos: msg.pos, ...input, ...(stage.last ? { sample: msg.sample, ...(msg.accept.length > 0 ? { accept: Int32Array.from(msg.accept) } : {}) } : {}) }
         });
-        if (!p.running) this.pump(p);
+        if (!p.running) {
+            p.running = true;
+            // When other sequences are live here, their next steps are usually a moment behind this
+            // one (they left the previous stage in the same batch): wait briefly so they share a
+            // batch. A lone sequence starts at once.
+            const others = stage.batchesExactly && msg.nTokens === 1 && stage.liveSequences().some((s) => s !== msg.seqId);
+            if (others) setTimeout(() => this.pump(p), COALESCE_MS);
+            else setImmediate(() => this.pump(p));
+        }
     }
 
     /**

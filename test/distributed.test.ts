@@ -123,6 +123,20 @@ describe("control and failure", () => {
         [prompt] = await promptTokens(model, [PROMPTS[0]!]) as [number[]];
     });
 
+    test("automatic layer placement and f16 activations", async () => {
+        const p = await RemotePipeline.connect({ modelPath: model, peers: nodes.map((n) => n.address), layers: "auto", clusterKey: CLUSTER_KEY, dataDir: coordDir, stage: stageOpts, dtype: "f16" });
+        try {
+            const ranges = p.stages.map((s) => [s.range.start, s.range.end]);
+            assert.deepEqual(ranges, [[0, 1], [1, 2], [2, 3]], "auto placement covers the model with one contiguous range per node");
+            const out = await collect(p.generate({ promptTokens: prompt, maxTokens: GEN }));
+            assert.equal(out.length, GEN);
+            // f16 halves the activation bytes; it is not exact, so the tokens are only checked to be valid.
+            assert.ok(out.every((t) => Number.isInteger(t) && t >= 0 && t < 32000));
+        } finally {
+            await p.close();
+        }
+    });
+
     test("cancelling mid-generation frees the sequence on every stage", async () => {
         const p = await connect(model, "0-1,1-2,2-3", 3);
         try {

@@ -4,6 +4,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { loadAddon, type NativeAddon } from "../native/addon.ts";
 import { getLlamaInstance } from "../native/llama.ts";
@@ -307,10 +308,10 @@ export class NodeServer {
                     if (this.uploading.has(file)) { file = ""; throw new Fail(grpc.status.ABORTED, "this stage file is already being uploaded"); }
                     this.uploading.add(file);
                     partial = `${file}.partial`;
-                    fs.mkdirSync(stageFilePath(this.o.dataDir, h.modelSha256, { start: 0, end: 0 }).replace(/0-0\.gguf$/, ""), { recursive: true });
+                    fs.mkdirSync(path.dirname(file), { recursive: true });
                     const have = fs.existsSync(partial) ? fs.statSync(partial).size : 0;
                     if (msg.offset !== have) throw new Fail(grpc.status.INVALID_ARGUMENT, `upload must resume at byte ${have}, not ${msg.offset}`);
-                    const disk = fs.statfsSync(stageFilePath(this.o.dataDir, h.modelSha256, { start: 0, end: 0 }).replace(/0-0\.gguf$/, ""));
+                    const disk = fs.statfsSync(path.dirname(file));
                     if (disk.bavail * disk.bsize < h.stageBytes - have)
                         throw new Fail(grpc.status.RESOURCE_EXHAUSTED, `not enough disk space: ${formatBytes(disk.bavail * disk.bsize)} free, the stage needs ${formatBytes(h.stageBytes - have)}`);
                     fd = fs.openSync(partial, "a");
@@ -491,6 +492,7 @@ export class NodeServer {
             const p = this.pipeline(call.request.pipelineId);
             if (!p.stage.last) throw new Fail(grpc.status.FAILED_PRECONDITION, "this node does not hold the last stage of that pipeline");
             p.subscribers.add(call);
+            call.sendMetadata(new grpc.Metadata()); // tells the coordinator the subscription is in place
             const drop = () => p.subscribers.delete(call);
             call.on("cancelled", drop);
             call.on("error", drop);

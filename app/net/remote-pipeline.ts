@@ -226,9 +226,9 @@ export class RemotePipeline {
         this.forwardStream.on("end", () => this.fail(new PipelineError(`node '${first.name}' closed the activation stream`, first.name)));
         // The subscription must be in place before any token is produced.
         await new Promise<void>((resolve, reject) => {
-            this.tokenStream.once("metadata", () => resolve());
-            this.tokenStream.once("error", reject);
-            setTimeout(resolve, 2000);
+            const timer = setTimeout(() => reject(new PipelineError(`node '${last.name}' did not accept the token subscription within 10 s`, last.name)), 10000);
+            this.tokenStream.once("metadata", () => { clearTimeout(timer); resolve(); });
+            this.tokenStream.once("error", (e) => { clearTimeout(timer); reject(e); });
         });
     }
 

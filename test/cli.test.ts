@@ -97,3 +97,15 @@ test("generate --peers --chat --json: the model's chat template, three node proc
         await Promise.all(nodes.map(stopNode));
     }
 });
+
+test("generate --stop ends the text right before the stop string", () => {
+    const model = path.join(dir, "cli-qwen3.gguf"); // made by the first test
+    const base = ["generate", "--model", model, "--prompt", "Stop here:", "--max-tokens", "12", "--greedy", "--json", "--threads", "2", "--context-size", "256"];
+    const full = JSON.parse(hearth(...base).stdout) as { text: string; tokens: number[] };
+    assert.ok(full.text.length > 8, full.text);
+    const stop = full.text.slice(Math.floor(full.text.length / 2), Math.floor(full.text.length / 2) + 3);
+    const cut = JSON.parse(hearth(...base, "--stop", stop).stdout) as { text: string; tokens: number[] };
+    assert.equal(cut.text, full.text.slice(0, full.text.indexOf(stop)));
+    assert.ok(cut.tokens.length < full.tokens.length, "generation ended early");
+    assert.deepEqual(cut.tokens, full.tokens.slice(0, cut.tokens.length));
+});

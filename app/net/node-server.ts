@@ -102,7 +102,11 @@ export class NodeServer {
 
     async stop(): Promise<void> {
         for (const p of this.pipelines.values()) await this.closePipeline(p);
-        await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+        // Upstream activation streams stay open as long as their pipeline does: give calls in flight
+        // a moment, then cut the rest.
+        const graceful = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+        await Promise.race([graceful, new Promise((r) => setTimeout(r, 2000).unref())]);
+        this.server.forceShutdown();
     }
 
     // ---- helpers ------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import type { SamplerParams } from "../stage/runtime.ts";
 import { formatBytes } from "../util/format.ts";
 import { wireDType, type ActivationDType } from "./activations.ts";
 import { NodeClient } from "./client.ts";
-import type { ActivationMsg, NodeInfoMsg, SamplerMsg, StageErrorMsg, TokenEventMsg } from "./proto.ts";
+import { PROTOCOL_VERSION, type ActivationMsg, type NodeInfoMsg, type SamplerMsg, type StageErrorMsg, type TokenEventMsg } from "./proto.ts";
 
 export interface StageRunOptions { contextSize: number; maxSequences: number; batchSize: number; threads: number; gpuLayers: number; flashAttention: boolean }
 
@@ -91,12 +91,6 @@ function autoRanges(total: number, nodes: NodeInfoMsg[]): LayerRange[] {
     return ranges;
 }
 
-async function fileSha256(file: string): Promise<string> {
-    const hash = crypto.createHash("sha256");
-    for await (const chunk of fs.createReadStream(file, { highWaterMark: 4 * 1024 * 1024 })) hash.update(chunk as Buffer);
-    return hash.digest("hex");
-}
-
 interface Waiter { step: number; resolve: (ev: TokenEventMsg) => void; reject: (e: Error) => void }
 
 export class RemotePipeline {
@@ -135,6 +129,11 @@ export class RemotePipeline {
                     throw new PipelineError(`cannot join node at ${c.address}: ${(e as Error).message}`, c.address);
                 }
             }));
+            infos.forEach((info, i) => {
+                if (info.protocol !== PROTOCOL_VERSION)
+                    throw new PipelineError(`node '${info.name}' (${clients[i]!.address}) runs Hearth ${info.version} with protocol ${info.protocol}; ` +
+                        `this machine speaks protocol ${PROTOCOL_VERSION} — update Hearth so that all machines run the same version`, info.name);
+            });
             const ranges = o.layers == null || o.layers === "auto" ? autoRanges(total, infos) : o.layers;
             if (ranges.length !== clients.length) throw new Error(`${ranges.length} layer ranges for ${clients.length} peers: give one range per peer`);
             if (ranges.at(-1)!.end !== total) throw new Error(`the layer ranges end at ${ranges.at(-1)!.end} but the model has ${total} layers`);

@@ -397,6 +397,9 @@ export class NodeServer {
         const bad = (m: string) => { throw new Fail(grpc.status.INVALID_ARGUMENT, m); };
         if (msg.nTokens < 1 || msg.nTokens > stage.batchSize) bad(`n_tokens ${msg.nTokens} is out of range 1-${stage.batchSize}`);
         if (msg.seqId >= stage.maxSequences) bad(`unknown sequence ${msg.seqId}: this stage holds sequences 0-${stage.maxSequences - 1}`);
+        // Each sequence has at most a few steps in flight (a prompt in chunks); more is a flood.
+        if (p.pending.length >= stage.maxSequences * 16)
+            throw new Fail(grpc.status.RESOURCE_EXHAUSTED, `${p.pending.length} activations are already waiting for this stage; send fewer at once`);
         let input: { tokens: Int32Array } | { hidden: Float32Array };
         if (stage.first) {
             if (msg.hidden.length > 0 || msg.tokens.length !== msg.nTokens) bad(`the first stage takes ${msg.nTokens} token ids and no hidden states`);

@@ -134,21 +134,15 @@ async function cmdGenerate(argv: string[]) {
 
     const tokenizer = await Tokenizer.load(modelPath);
     const pipeline = await LocalPipeline.load(files, loadOptions);
-    const prompt = buildPrompt(values, tokenizer);
-    const promptTokens = prompt.tokens;
-    const controller = new AbortController();
-    process.once("SIGINT", () => controller.abort());
-    let tokens: number[] = [];
-    let text = "";
+    let result: Awaited<ReturnType<typeof runGeneration>>;
     try {
-        ({ tokens, text } = await consume(pipeline.generate({
-            promptTokens, maxTokens: int(values["max-tokens"], "max-tokens", 128), sampler,
-            isStop: (tok) => tokenizer.isEndOfGeneration(tok) || prompt.stopTokens.includes(tok), signal: controller.signal
-        }), tokenizer, prompt, values.json));
+        result = await runGeneration(values, tokenizer, sampler, values.json, (o) => pipeline.generate(o));
     } finally {
         await pipeline.dispose();
         await tokenizer.dispose();
     }
+    const { prompt, tokens, text } = result;
+    const promptTokens = prompt.tokens;
     const stats = pipeline.lastStats!;
     if (values.json) {
         console.log(JSON.stringify({
@@ -197,6 +191,23 @@ async function consume(gen: AsyncGenerator<number>, tokenizer: Tokenizer, prompt
     return { tokens, text };
 }
 
+interface GenerationRequest {
+    promptTokens: number[]; maxTokens: number; sampler: SamplerParams; isStop: (token: number) => boolean; signal: AbortSignal;
+}
+
+/** Builds the prompt (chat or completion), runs the generation, streams it; Ctrl-C cancels. */
+async function runGeneration(values: Record<string, string | boolean | undefined>, tokenizer: Tokenizer, sampler: SamplerParams, json: boolean,
+    generate: (request: GenerationRequest) => AsyncGenerator<number>) {
+    const prompt = buildPrompt(values, tokenizer);
+    const controller = new AbortController();
+    process.once("SIGINT", () => controller.abort());
+    const { tokens, text } = await consume(generate({
+        promptTokens: prompt.tokens, maxTokens: int(values["max-tokens"] as string | undefined, "max-tokens", 128), sampler,
+        isStop: (tok) => tokenizer.isEndOfGeneration(tok) || prompt.stopTokens.includes(tok), signal: controller.signal
+    }), tokenizer, prompt, json);
+    return { prompt, tokens, text };
+}
+
 async function generateRemote(values: Record<string, string | boolean | undefined>, modelPath: string, totalLayers: number,
     sampler: SamplerParams, load: { threads: number; contextSize: number; batchSize: number; gpuLayers: number; flashAttention: boolean | "auto" }, dataDir: string) {
     const peers = String(values.peers).split(",").map((p) => p.trim()).filter((p) => p !== "");
@@ -213,22 +224,16 @@ async function generateRemote(values: Record<string, string | boolean | undefine
             flashAttention: load.flashAttention === true, maxSequences: int(values["max-sequences"] as string | undefined, "max-sequences", 4) }
     });
     const tokenizer = await Tokenizer.load(modelPath);
-    const prompt = buildPrompt(values, tokenizer);
-    const promptTokens = prompt.tokens;
     let stats: GenerationStats | null = null;
-    const controller = new AbortController();
-    process.once("SIGINT", () => controller.abort());
-    let tokens: number[] = [];
-    let text = "";
+    let result: Awaited<ReturnType<typeof runGeneration>>;
     try {
-        ({ tokens, text } = await consume(pipeline.generate({
-            promptTokens, maxTokens: int(values["max-tokens"] as string | undefined, "max-tokens", 128), sampler,
-            isStop: (tok) => tokenizer.isEndOfGeneration(tok) || prompt.stopTokens.includes(tok), signal: controller.signal, onStats: (st) => { stats = st; }
-        }), tokenizer, prompt, json));
+        result = await runGeneration(values, tokenizer, sampler, json, (o) => pipeline.generate({ ...o, onStats: (st) => { stats = st; } }));
     } finally {
         await pipeline.close();
         await tokenizer.dispose();
     }
+    const { prompt, tokens, text } = result;
+    const promptTokens = prompt.tokens;
     const s = stats as GenerationStats | null;
     if (json) {
         console.log(JSON.stringify({

@@ -443,11 +443,15 @@ export class NodeServer {
             // prompts batched together change llama.cpp's kernel grouping (and so the last bits).
             const fits = batch.length === 0 || (stage.batchesExactly && n === 1 && tokens === batch.length && !seen.has(item.msg.seqId) && tokens + n <= stage.batchSize);
             if (fits) {
-                try {
-                    stage.validate(item.input);
-                } catch (e) {
-                    item.reject(grpc.status.INVALID_ARGUMENT, (e as Error).message);
-                    continue;
+                // A batch shared by several sequences must not fail for one bad step, so single-token
+                // steps are checked here. A prompt always runs alone: forwardBatch checks it (once).
+                if (n === 1) {
+                    try {
+                        stage.validate(item.input);
+                    } catch (e) {
+                        item.reject(grpc.status.INVALID_ARGUMENT, (e as Error).message);
+                        continue;
+                    }
                 }
                 batch.push(item);
                 tokens += n;

@@ -1,11 +1,14 @@
 // Text <-> token ids with the model's own vocabulary, through a vocabulary-only load in node-llama-cpp.
 import type { LlamaModel } from "node-llama-cpp";
 import { getLlamaInstance } from "../native/llama.ts";
+import { readGgufHeader } from "../gguf/reader.ts";
+import { checkModelHeader } from "../stage/model-check.ts";
 
 export class Tokenizer {
     private constructor(private readonly model: LlamaModel) {}
 
     static async load(modelPath: string): Promise<Tokenizer> {
+        checkModelHeader(readGgufHeader(modelPath), modelPath, { role: "vocab" });
         const llama = await getLlamaInstance();
         return new Tokenizer(await llama.loadModel({ modelPath, vocabOnly: true }));
     }

@@ -5,6 +5,7 @@ import { GgmlType } from "../gguf/ggml-types.ts";
 import { readGgufHeader } from "../gguf/reader.ts";
 import { loadAddon, type NativeSamplerParams, type NativeStage, type NativeStageInfo } from "../native/addon.ts";
 import { readStageMetadata, type LayerRange } from "./slice.ts";
+import { checkModelHeader } from "./model-check.ts";
 
 export interface StageLoadOptions {
     threads?: number;
@@ -83,6 +84,7 @@ export class StageRuntime {
     /** Loads a stage file, or a whole (unsliced) model as a single stage. */
     static async load(file: string, options: StageLoadOptions = {}): Promise<StageRuntime> {
         const header = readGgufHeader(file);
+        checkModelHeader(header, file, { role: readStageMetadata(header) == null ? "model" : "stage" });
         const meta = readStageMetadata(header);
         const addon = await loadAddon();
         const contextSize = options.contextSize ?? 4096;

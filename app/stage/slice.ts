@@ -9,6 +9,7 @@ import { GgmlType } from "../gguf/ggml-types.ts";
 import { readGgufHeader } from "../gguf/reader.ts";
 import { SequentialFileWriter, layoutGguf, type TensorSpec } from "../gguf/writer.ts";
 import { PER_LAYER_KEYS, checkArchitectureSupported } from "./architectures.ts";
+import { checkModelHeader } from "./model-check.ts";
 import { formatBytes } from "../util/format.ts";
 
 export interface LayerRange { start: number; end: number }
@@ -81,6 +82,7 @@ export async function sliceStage(modelPath: string, range: LayerRange, outPath: 
     const h = readGgufHeader(modelPath);
     const arch = kvString(h, "general.architecture");
     checkArchitectureSupported(arch, modelPath);
+    checkModelHeader(h, modelPath, { role: "model" });
     const total = modelLayerCount(h, modelPath);
     validateRange(range, total, modelPath);
     const first = range.start === 0;

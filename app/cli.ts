@@ -1,27 +1,32 @@
-// `hearth` command line: make-model, slice, generate.
+// `hearth` command line: node, generate, slice, make-model. `main(argv)` runs a command; nothing
+// runs at import time (bin/hearth.mjs calls main).
+import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { makeModel, MODEL_TYPES, type ModelType, type TestArchitecture } from "./model/make-model.ts";
 import { defaultDataDir, ensureStageFiles } from "./model/stage-cache.ts";
 import { Tokenizer } from "./model/tokenizer.ts";
-import { chatPrompt, cutAtStop, type ChatMessage } from "./model/chat.ts";
+import { chatPrompt, type ChatMessage } from "./model/chat.ts";
 import { TEST_VOCABULARIES, type TestVocabulary } from "./native/vendor.ts";
-import { LocalPipeline } from "./pipeline/local-pipeline.ts";
 import { readGgufHeader } from "./gguf/reader.ts";
+import { kvString } from "./gguf/format.ts";
 import { checkArchitectureSupported } from "./stage/architectures.ts";
 import { modelLayerCount, parseLayerRanges, sliceStage } from "./stage/slice.ts";
-import type { SamplerParams } from "./stage/runtime.ts";
+import type { SamplerParams } from "./stage/sampler.ts";
+import type { StageOptions } from "./stage/options.ts";
 import { formatBytes } from "./util/format.ts";
-import { kvString } from "./gguf/format.ts";
-import os from "node:os";
-import { loadOrCreateClusterKey, parseClusterKey } from "./net/auth.ts";
-import { NodeServer } from "./net/node-server.ts";
-import { RemotePipeline, type GenerationStats } from "./net/remote-pipeline.ts";
+import { LocalPipeline } from "./engine/local-pipeline.ts";
+import { generate, type GenerationResult } from "./engine/generate.ts";
+import type { Pipeline } from "./engine/pipeline.ts";
+import { loadOrCreateClusterKey, parseClusterKey } from "./node/auth.ts";
+import { HearthNode } from "./node/node.ts";
+import { connectPipeline } from "./coordinator/connect.ts";
+import type { RemotePipeline } from "./coordinator/remote-pipeline.ts";
 
 const HELP = `hearth — one LLM across the computers in your home
 
 Usage:
-  hearth node [--port 7420] [--name NAME] [--host 0.0.0.0] [--data-dir DIR] [--cluster-key HEX] [--memory-limit BYTES]
+  hearth node [--port 7420] [--name NAME] [--host 0.0.0.0] [--data-dir DIR] [--cluster-key HEX] [--memory-limit BYTES] [--lease-ms MS]
       Runs a headless node that hosts pipeline stages for the cluster.
   hearth generate --model FILE --peers HOST:PORT,HOST:PORT,... [--layers auto|0-3,3-8] --prompt TEXT [--cluster-key HEX]
                   [--activations f32|f16] [--max-sequences N] …the options below
@@ -29,7 +34,7 @@ Usage:
   hearth generate --model FILE --prompt TEXT [--max-tokens N] [--split 0-3,3-8] [--greedy] [--json]
                   [--chat [--system TEXT]] [--stop TEXT]
                   [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S]
-                  [--threads N] [--context-size N] [--gpu-layers N] [--data-dir DIR]
+                  [--threads N] [--context-size N] [--batch-size N] [--gpu-layers N] [--flash-attention auto|on|off] [--data-dir DIR]
       Runs the model as a pipeline of stages (one per --split range) in this process.
   hearth slice --model FILE --layers A-B --out FILE
       Writes the stage file of layers [A, B) of a model.
@@ -37,6 +42,8 @@ Usage:
                     [--layers N] [--embd N] [--heads N] [--kv-heads N] [--ff N]
                     [--type f32|f16|q8_0|q4_0] [--tied] [--seed N]
       Writes a small model with random weights and a real tokenizer (for tests and benchmarks).
+
+Ctrl-C stops any command and frees what it holds on every node; a second Ctrl-C quits at once.
 `;
 
 class UsageError extends Error {}
@@ -58,11 +65,27 @@ function int(v: string | undefined, name: string, fallback: number): number {
     if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer (got '${v}')`);
     return n;
 }
+function optInt(v: string | undefined, name: string): number | undefined {
+    return v == null ? undefined : int(v, name, 0);
+}
 function num(v: string | undefined, name: string): number | undefined {
     if (v == null) return undefined;
     const n = Number(v);
     if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number (got '${v}')`);
     return n;
+}
+
+/** One AbortController for the command: the first Ctrl-C aborts it (everything is released), a second one quits. */
+function interruptible(): { signal: AbortSignal; dispose: () => void } {
+    const controller = new AbortController();
+    let count = 0;
+    const onInt = () => {
+        if (++count > 1) process.exit(130);
+        process.stderr.write("\nstopping (Ctrl-C again to quit at once) …\n");
+        controller.abort(new DOMException("interrupted", "AbortError"));
+    };
+    process.on("SIGINT", onInt);
+    return { signal: controller.signal, dispose: () => process.off("SIGINT", onInt) };
 }
 
 async function cmdMakeModel(argv: string[]) {
@@ -94,71 +117,20 @@ async function cmdSlice(argv: string[]) {
     if (values.model == null || values.layers == null || values.out == null) throw new UsageError("slice needs --model FILE --layers A-B --out FILE");
     const m = /^(\d+)-(\d+)$/.exec(values.layers);
     if (m == null) throw new UsageError("--layers must look like 0-4 (start inclusive, end exclusive)");
-    const info = await sliceStage(values.model, { start: Number(m[1]), end: Number(m[2]) }, values.out, { onProgress: progressPrinter(!values.quiet) });
-    console.log(`wrote ${info.path}: layers ${info.range.start}-${info.range.end} of ${info.totalLayers} (${formatBytes(info.bytes)})`);
-}
-
-async function cmdGenerate(argv: string[]) {
-    const { values } = parseArgs({ args: argv, options: {
-        model: { type: "string" }, prompt: { type: "string" }, "max-tokens": { type: "string" }, split: { type: "string" },
-        greedy: { type: "boolean", default: false }, json: { type: "boolean", default: false },
-        temperature: { type: "string" }, "top-k": { type: "string" }, "top-p": { type: "string" }, "min-p": { type: "string" },
-        "repeat-penalty": { type: "string" }, seed: { type: "string" }, threads: { type: "string" },
-        "context-size": { type: "string" }, "batch-size": { type: "string" }, "gpu-layers": { type: "string" },
-        "flash-attention": { type: "string", default: "auto" }, "data-dir": { type: "string" },
-        peers: { type: "string" }, layers: { type: "string" }, "cluster-key": { type: "string" },
-        activations: { type: "string", default: "f32" }, "max-sequences": { type: "string" },
-        chat: { type: "boolean", default: false }, system: { type: "string" }, stop: { type: "string" }
-    } });
-    if (values.model == null || values.prompt == null) throw new UsageError("generate needs --model FILE and --prompt TEXT");
-    const modelPath = path.resolve(values.model);
-    const header = readGgufHeader(modelPath);
-    const totalLayers = modelLayerCount(header, modelPath);
-    const ranges = values.split == null ? [{ start: 0, end: totalLayers }] : parseLayerRanges(values.split, totalLayers);
-    if (ranges.length > 1) checkArchitectureSupported(kvString(header, "general.architecture"), modelPath);
-    const sampler: SamplerParams = values.greedy ? { temperature: 0 } : {
-        temperature: num(values.temperature, "temperature") ?? 0.8, topK: int(values["top-k"], "top-k", 40),
-        topP: num(values["top-p"], "top-p") ?? 0.95, minP: num(values["min-p"], "min-p") ?? 0.05,
-        repeatPenalty: num(values["repeat-penalty"], "repeat-penalty") ?? 1.1, seed: int(values.seed, "seed", Date.now() % 2 ** 31)
-    };
-    const fa = values["flash-attention"];
-    const loadOptions = {
-        threads: int(values.threads, "threads", 0), contextSize: int(values["context-size"], "context-size", 4096),
-        batchSize: int(values["batch-size"], "batch-size", 512), gpuLayers: int(values["gpu-layers"], "gpu-layers", 0),
-        flashAttention: fa === "auto" ? "auto" as const : fa === "on" || fa === "true"
-    };
-    const dataDir = values["data-dir"] ?? defaultDataDir();
-    if (values.peers != null) return generateRemote(values, modelPath, totalLayers, sampler, loadOptions, dataDir);
-    const files = ranges.length === 1 ? [modelPath]
-        : (await ensureStageFiles(modelPath, ranges, dataDir, progressPrinter(!values.json))).map((s) => s.path);
-
-    const tokenizer = await Tokenizer.load(modelPath);
-    const pipeline = await LocalPipeline.load(files, loadOptions);
-    let result: Awaited<ReturnType<typeof runGeneration>>;
+    const stop = interruptible();
     try {
-        result = await runGeneration(values, tokenizer, sampler, values.json, (o) => pipeline.generate(o));
+        const info = await sliceStage(values.model, { start: Number(m[1]), end: Number(m[2]) }, values.out, { onProgress: progressPrinter(!values.quiet), signal: stop.signal });
+        console.log(`wrote ${info.path}: layers ${info.range.start}-${info.range.end} of ${info.totalLayers} (${formatBytes(info.bytes)})`);
     } finally {
-        await pipeline.dispose();
-        await tokenizer.dispose();
-    }
-    const { prompt, tokens, text } = result;
-    const promptTokens = prompt.tokens;
-    const stats = pipeline.lastStats!;
-    if (values.json) {
-        console.log(JSON.stringify({
-            mode: prompt.mode, promptTokens, tokens, text,
-            stages: ranges.map((r, i) => ({ layers: [r.start, r.end], computeMs: stats.stageComputeMs[i] })),
-            timings: { timeToFirstTokenMs: stats.timeToFirstTokenMs, decodeTokensPerSecond: stats.decodeTokensPerSecond }
-        }));
-    } else {
-        process.stdout.write("\n");
-        process.stderr.write(`[${stats.generatedTokens} tokens, ${stats.decodeTokensPerSecond.toFixed(1)} tokens/s, first token after ${stats.timeToFirstTokenMs.toFixed(0)} ms, ${ranges.length} stage(s)]\n`);
+        stop.dispose();
     }
 }
+
+type Values = Record<string, string | boolean | undefined>;
 
 interface PromptSpec { tokens: number[]; stopStrings: string[]; stopTokens: number[]; mode: "chat" | "completion"; template?: string }
 
-function buildPrompt(values: Record<string, string | boolean | undefined>, tokenizer: Tokenizer): PromptSpec {
+function buildPrompt(values: Values, tokenizer: Tokenizer): PromptSpec {
     const stops = typeof values.stop === "string" ? [values.stop] : [];
     if (values.chat === true) {
         const messages: ChatMessage[] = [];
@@ -170,100 +142,139 @@ function buildPrompt(values: Record<string, string | boolean | undefined>, token
     return { tokens: tokenizer.encode(String(values.prompt)), stopStrings: stops, stopTokens: [], mode: "completion" };
 }
 
-/** Streams generated text to stdout (unless json), ending at a stop string; returns tokens and text. */
-async function consume(gen: AsyncGenerator<number>, tokenizer: Tokenizer, prompt: PromptSpec, json: boolean) {
-    const tokens: number[] = [];
-    const holdBack = Math.max(0, ...prompt.stopStrings.map((s) => s.length - 1));
-    let printed = 0;
-    let text = "";
-    for await (const t of gen) {
-        tokens.push(t);
-        text = tokenizer.decode(tokens);
-        const cut = cutAtStop(text, prompt.stopStrings);
-        if (cut != null) { text = cut; break; }
-        let complete = text.length;
-        while (complete > 0 && text[complete - 1] === "\uFFFD") complete--; // an unfinished UTF-8 character
-        const safe = complete - holdBack;
-        if (!json && safe > printed) { process.stdout.write(text.slice(printed, safe)); printed = safe; }
-    }
-    text = cutAtStop(tokenizer.decode(tokens), prompt.stopStrings) ?? tokenizer.decode(tokens);
-    if (!json && text.length > printed) process.stdout.write(text.slice(printed));
-    return { tokens, text };
-}
-
-interface GenerationRequest {
-    promptTokens: number[]; maxTokens: number; sampler: SamplerParams; isStop: (token: number) => boolean; signal: AbortSignal;
-}
-
-/** Builds the prompt (chat or completion), runs the generation, streams it; Ctrl-C cancels. */
-async function runGeneration(values: Record<string, string | boolean | undefined>, tokenizer: Tokenizer, sampler: SamplerParams, json: boolean,
-    generate: (request: GenerationRequest) => AsyncGenerator<number>) {
+/** The one generation path of the CLI, for any pipeline: streams text to stdout (unless --json). */
+async function runGeneration(values: Values, pipeline: Pipeline, tokenizer: Tokenizer, sampler: SamplerParams, signal: AbortSignal) {
     const prompt = buildPrompt(values, tokenizer);
-    const controller = new AbortController();
-    process.once("SIGINT", () => controller.abort());
-    const { tokens, text } = await consume(generate({
+    const json = values.json === true;
+    const generation = generate(pipeline, {
         promptTokens: prompt.tokens, maxTokens: int(values["max-tokens"] as string | undefined, "max-tokens", 128), sampler,
-        isStop: (tok) => tokenizer.isEndOfGeneration(tok) || prompt.stopTokens.includes(tok), signal: controller.signal
-    }), tokenizer, prompt, json);
-    return { prompt, tokens, text };
+        stopStrings: prompt.stopStrings, stopTokens: prompt.stopTokens, signal
+    }, { detokenizer: tokenizer, isEndOfGeneration: (t) => tokenizer.isEndOfGeneration(t) });
+    for await (const e of generation) {
+        if (json) continue;
+        if (e.type === "token" || e.type === "text") process.stdout.write(e.text);
+    }
+    const result = await generation.result;
+    if (result.stopReason === "failed") throw result.error!;
+    if (result.stopReason === "aborted") throw signal.reason;
+    return { prompt, result };
 }
 
-async function generateRemote(values: Record<string, string | boolean | undefined>, modelPath: string, totalLayers: number,
-    sampler: SamplerParams, load: { threads: number; contextSize: number; batchSize: number; gpuLayers: number; flashAttention: boolean | "auto" }, dataDir: string) {
-    const peers = String(values.peers).split(",").map((p) => p.trim()).filter((p) => p !== "");
-    const layersText = typeof values.layers === "string" ? values.layers : "auto";
-    const layers = layersText === "auto" ? "auto" as const : parseLayerRanges(layersText, totalLayers);
-    const dtype = values.activations === "f16" ? "f16" as const : values.activations === "f32" ? "f32" as const : null;
-    if (dtype == null) throw new UsageError("--activations must be f32 or f16");
-    const json = values.json === true;
-    const keyText = typeof values["cluster-key"] === "string" ? values["cluster-key"] : process.env.HEARTH_CLUSTER_KEY;
-    const clusterKey = keyText != null ? parseClusterKey(keyText) : loadOrCreateClusterKey(dataDir);
-    const pipeline = await RemotePipeline.connect({
-        modelPath, peers, layers, clusterKey, dataDir, dtype, name: os.hostname(), onProgress: progressPrinter(!json),
-        stage: { contextSize: load.contextSize, batchSize: load.batchSize, threads: load.threads, gpuLayers: load.gpuLayers,
-            flashAttention: load.flashAttention === true, maxSequences: int(values["max-sequences"] as string | undefined, "max-sequences", 4) }
-    });
-    const tokenizer = await Tokenizer.load(modelPath);
-    let stats: GenerationStats | null = null;
-    let result: Awaited<ReturnType<typeof runGeneration>>;
-    try {
-        result = await runGeneration(values, tokenizer, sampler, json, (o) => pipeline.generate({ ...o, onStats: (st) => { stats = st; } }));
-    } finally {
-        await pipeline.close();
-        await tokenizer.dispose();
-    }
-    const { prompt, tokens, text } = result;
-    const promptTokens = prompt.tokens;
-    const s = stats as GenerationStats | null;
-    if (json) {
+function samplerFrom(values: Values): SamplerParams {
+    if (values.greedy === true) return { temperature: 0 };
+    const seed = optInt(values.seed as string | undefined, "seed");
+    return {
+        temperature: num(values.temperature as string | undefined, "temperature") ?? 0.8, topK: int(values["top-k"] as string | undefined, "top-k", 40),
+        topP: num(values["top-p"] as string | undefined, "top-p") ?? 0.95, minP: num(values["min-p"] as string | undefined, "min-p") ?? 0.05,
+        repeatPenalty: num(values["repeat-penalty"] as string | undefined, "repeat-penalty") ?? 1.1, ...(seed != null ? { seed } : {})
+    };
+}
+
+function stageOptionsFrom(values: Values): Partial<StageOptions> {
+    const fa = values["flash-attention"];
+    if (fa != null && fa !== "auto" && fa !== "on" && fa !== "off") throw new UsageError("--flash-attention must be auto, on or off");
+    const out: Partial<StageOptions> = {};
+    const set = <K extends keyof StageOptions>(k: K, v: StageOptions[K] | undefined) => { if (v !== undefined) out[k] = v; };
+    set("threads", optInt(values.threads as string | undefined, "threads"));
+    set("contextSize", optInt(values["context-size"] as string | undefined, "context-size"));
+    set("batchSize", optInt(values["batch-size"] as string | undefined, "batch-size"));
+    set("gpuLayers", optInt(values["gpu-layers"] as string | undefined, "gpu-layers"));
+    set("maxSequences", optInt(values["max-sequences"] as string | undefined, "max-sequences"));
+    set("flashAttention", fa as StageOptions["flashAttention"] | undefined);
+    return out;
+}
+
+function report(values: Values, prompt: PromptSpec, result: GenerationResult, stages: Array<Record<string, unknown>>) {
+    const s = result.stats;
+    if (values.json === true) {
         console.log(JSON.stringify({
-            mode: prompt.mode, promptTokens, tokens, text,
-            stages: pipeline.stages.map((st, i) => ({ node: st.node, address: st.address, layers: [st.range.start, st.range.end], bytesUploaded: st.bytesUploaded, computeMs: s?.stageComputeMs[i] })),
-            timings: s == null ? null : { timeToFirstTokenMs: s.timeToFirstTokenMs, decodeTokensPerSecond: s.decodeTokensPerSecond, overheadMsPerToken: s.overheadMsPerToken }
+            mode: prompt.mode, promptTokens: prompt.tokens, tokens: result.tokens, text: result.text, stopReason: result.stopReason,
+            stages: stages.map((st, i) => ({ ...st, computeMs: s.stageComputeMs[i] })),
+            timings: { timeToFirstTokenMs: s.timeToFirstTokenMs, prefillTokensPerSecond: s.prefillTokensPerSecond, decodeTokensPerSecond: s.decodeTokensPerSecond, overheadMsPerToken: s.overheadMsPerToken }
         }));
     } else {
         process.stdout.write("\n");
-        if (s != null) process.stderr.write(`[${s.generatedTokens} tokens, ${s.decodeTokensPerSecond.toFixed(1)} tokens/s through ${pipeline.stages.map((st) => `${st.node} ${st.range.start}-${st.range.end}`).join(" → ")}]\n`);
+        process.stderr.write(`[${s.generatedTokens} tokens, ${s.decodeTokensPerSecond.toFixed(1)} tokens/s, first token after ${s.timeToFirstTokenMs.toFixed(0)} ms, ${stages.length} stage(s), stopped: ${result.stopReason}]\n`);
+    }
+}
+
+async function cmdGenerate(argv: string[]) {
+    const { values } = parseArgs({ args: argv, options: {
+        model: { type: "string" }, prompt: { type: "string" }, "max-tokens": { type: "string" }, split: { type: "string" },
+        greedy: { type: "boolean", default: false }, json: { type: "boolean", default: false },
+        temperature: { type: "string" }, "top-k": { type: "string" }, "top-p": { type: "string" }, "min-p": { type: "string" },
+        "repeat-penalty": { type: "string" }, seed: { type: "string" }, threads: { type: "string" },
+        "context-size": { type: "string" }, "batch-size": { type: "string" }, "gpu-layers": { type: "string" },
+        "flash-attention": { type: "string" }, "data-dir": { type: "string" },
+        peers: { type: "string" }, layers: { type: "string" }, "cluster-key": { type: "string" },
+        activations: { type: "string", default: "f32" }, "max-sequences": { type: "string" },
+        chat: { type: "boolean", default: false }, system: { type: "string" }, stop: { type: "string" }
+    } });
+    if (values.model == null || values.prompt == null) throw new UsageError("generate needs --model FILE and --prompt TEXT");
+    const modelPath = path.resolve(values.model);
+    const header = readGgufHeader(modelPath);
+    const totalLayers = modelLayerCount(header, modelPath);
+    const sampler = samplerFrom(values);
+    const stageOptions = stageOptionsFrom(values);
+    const dataDir = values["data-dir"] ?? defaultDataDir();
+    const stop = interruptible();
+    let pipeline: Pipeline | null = null;
+    let tokenizer: Tokenizer | null = null;
+    try {
+        let stages: Array<Record<string, unknown>>;
+        if (values.peers != null) {
+            const peers = values.peers.split(",").map((p) => p.trim()).filter((p) => p !== "");
+            const layers = values.layers == null || values.layers === "auto" ? "auto" as const : parseLayerRanges(values.layers, totalLayers);
+            if (values.activations !== "f32" && values.activations !== "f16") throw new UsageError("--activations must be f32 or f16");
+            const keyText = values["cluster-key"] ?? process.env.HEARTH_CLUSTER_KEY;
+            const clusterKey = keyText != null ? parseClusterKey(keyText) : loadOrCreateClusterKey(dataDir).key;
+            const print = progressPrinter(values.json !== true);
+            const remote: RemotePipeline = await connectPipeline({
+                modelPath, peers, layers, clusterKey, dataDir, activations: values.activations, name: os.hostname(), signal: stop.signal,
+                stage: stageOptions,
+                onEvent: (e) => { if (e.type === "uploading") print({ phase: `sending layers ${e.layers[0]}-${e.layers[1]} to ${e.node}`, bytesDone: e.bytesDone, bytesTotal: e.bytesTotal }); else if (e.type === "slicing" || e.type === "hashing") print({ phase: e.type, bytesDone: e.bytesDone, bytesTotal: e.bytesTotal }); }
+            });
+            pipeline = remote;
+            stages = remote.stages.map((st) => ({ node: st.client.name, address: st.client.address, layers: [st.range.start, st.range.end], bytesUploaded: st.bytesUploaded, memoryBytes: st.memoryBytes }));
+        } else {
+            const ranges = values.split == null ? [{ start: 0, end: totalLayers }] : parseLayerRanges(values.split, totalLayers);
+            if (ranges.length > 1) checkArchitectureSupported(kvString(header, "general.architecture"), modelPath);
+            const files = ranges.length === 1 ? [modelPath]
+                : (await ensureStageFiles(modelPath, ranges, dataDir, progressPrinter(values.json !== true), undefined, stop.signal)).map((s) => s.path);
+            // One generation: one sequence slot, unless asked otherwise.
+            pipeline = await LocalPipeline.load(files, { maxSequences: 1, ...stageOptions });
+            stages = ranges.map((r) => ({ layers: [r.start, r.end] }));
+        }
+        tokenizer = await Tokenizer.load(modelPath);
+        const { prompt, result } = await runGeneration(values, pipeline, tokenizer, sampler, stop.signal);
+        report(values, prompt, result, stages);
+    } finally {
+        stop.dispose();
+        await pipeline?.dispose();
+        await tokenizer?.dispose();
     }
 }
 
 async function cmdNode(argv: string[]) {
     const { values } = parseArgs({ args: argv, options: {
         port: { type: "string", default: "7420" }, name: { type: "string" }, host: { type: "string", default: "0.0.0.0" },
-        "data-dir": { type: "string" }, "cluster-key": { type: "string" }, "memory-limit": { type: "string" }
+        "data-dir": { type: "string" }, "cluster-key": { type: "string" }, "memory-limit": { type: "string" }, "lease-ms": { type: "string" }
     } });
     const dataDir = values["data-dir"] ?? defaultDataDir();
     const keyText = values["cluster-key"] ?? process.env.HEARTH_CLUSTER_KEY;
-    const clusterKey = keyText != null ? parseClusterKey(keyText) : loadOrCreateClusterKey(dataDir);
-    const node = await NodeServer.start({
-        name: values.name ?? os.hostname(), host: values.host, port: int(values.port, "port", 7420), dataDir, clusterKey,
+    const { key: clusterKey, created } = keyText != null ? { key: parseClusterKey(keyText), created: false } : loadOrCreateClusterKey(dataDir);
+    const name = values.name ?? os.hostname();
+    const node = await HearthNode.start({
+        name, host: values.host, port: int(values.port, "port", 7420), dataDir, clusterKey,
         ...(values["memory-limit"] != null ? { memoryLimitBytes: int(values["memory-limit"], "memory-limit", 0) } : {}),
+        ...(values["lease-ms"] != null ? { leaseMs: int(values["lease-ms"], "lease-ms", 30000) } : {}),
         log: (line) => process.stderr.write(`${line}\n`)
     });
-    console.log(`hearth node '${values.name ?? os.hostname()}' listening on ${values.host}:${node.port}`);
-    if (keyText == null) console.log(`cluster key (give it to the other machines): ${clusterKey.toString("hex")}`);
+    const shown = values.host === "0.0.0.0" || values.host === "::" ? `${os.hostname()}` : values.host;
+    console.log(`hearth node '${name}' listening on ${shown}:${node.port}`);
+    if (created) console.log(`new cluster key (give it to the other machines; it is kept in ${path.join(dataDir, "cluster-key")}): ${clusterKey.toString("hex")}`);
     await new Promise<void>((resolve) => {
-        const stop = () => { void node.stop().then(resolve); };
+        const stop = () => { void node.dispose().then(resolve); };
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
     });
@@ -285,10 +296,12 @@ export async function main(argv: string[]): Promise<number> {
             process.stderr.write(`hearth: ${(e as Error).message}\n\n${HELP}`);
             return 2;
         }
+        if ((e as Error)?.name === "AbortError") {
+            process.stderr.write("hearth: stopped; everything it held was released\n");
+            return 130;
+        }
         process.stderr.write(`hearth: ${(e as Error).message}\n`);
         if (process.env.HEARTH_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
         return 1;
     }
 }
-
-process.exitCode = await main(process.argv.slice(2));

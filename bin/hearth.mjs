@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Entry point: runs the TypeScript engine through tsx's loader.
+// Entry point: runs the TypeScript engine through tsx's loader, then the command.
 import { register } from "tsx/esm/api";
 
 register();
-await import("../app/cli.ts");
+const { main } = await import("../app/cli.ts");
+process.exitCode = await main(process.argv.slice(2));

@@ -1,47 +1,64 @@
-// npm run bench:pipeline — the distributed pipeline on loopback with a 1B-shaped llama (q4_0):
-// decode tokens/s for node-llama-cpp alone, 2 and 3 node processes; per-hop overhead; aggregate
-// tokens/s with 1, 2 and 4 concurrent chats on 2 nodes.
+// npm run bench:pipeline [-- --json] — the distributed pipeline on loopback with a 1B-shaped llama
+// (q4_0), emulating separate machines on a small box: ONE thread per node. Figures (ratios within
+// this run):
+// - node-llama-cpp alone (1 thread): decode tokens/s and prefill time of a 1,024-token prompt;
+// - the one-node Hearth baseline (all layers on one node, 1 thread, through the coordinator);
+// - 2 nodes (layers 0-10 | 10-16): decode tokens/s, per-hop overhead, time to first token;
+// - 1, 2 and 4 concurrent chats through the 2 nodes: aggregate tokens/s.
+// Per-hop overhead: over the decode steps of one chat, (wall time of a step − the stages' compute
+// reported by the nodes) / hops, where a step makes stages + 1 hops (coordinator → first stage →
+// … → last stage → coordinator).
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeModel } from "../app/model/make-model.ts";
 import { Tokenizer } from "../app/model/tokenizer.ts";
 import { getLlamaInstance } from "../app/native/llama.ts";
-import { RemotePipeline, type GenerationStats } from "../app/net/remote-pipeline.ts";
+import { connectPipeline } from "../app/coordinator/connect.ts";
+import type { RemotePipeline } from "../app/coordinator/remote-pipeline.ts";
+import { generate, type GenerationStats } from "../app/engine/generate.ts";
 import { parseLayerRanges } from "../app/stage/slice.ts";
 import { CLUSTER_KEY, startNode, stopNode, type NodeProcess } from "../test/helpers/nodes.ts";
 
+const json = process.argv.includes("--json");
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const benchDir = path.join(root, ".hearth-bench");
-const threads = Number(process.env.BENCH_THREADS ?? os.availableParallelism());
+const THREADS = 1;
 const tokens = Number(process.env.BENCH_TOKENS ?? 48);
+const LONG = 1024;
 const model = path.join(benchDir, "llama-1b-shape-q4_0.gguf");
 const prompts = ["The history of the printing press begins", "In a small village by the sea there lived", "The recipe for a good loaf of bread", "Astronomers have long wondered why"];
+const log = (line: string) => { if (!json) console.log(line); };
 
 fs.mkdirSync(benchDir, { recursive: true });
 if (!fs.existsSync(model)) {
-    console.log("making the 1B-shaped llama (q4_0) …");
+    log("making the 1B-shaped llama (q4_0) …");
     await makeModel({ arch: "llama", vocab: "llama-bpe", layers: 16, embd: 2048, heads: 32, kvHeads: 8, ff: 8192, type: "q4_0", tied: true, seed: 1, out: model });
 }
 const tok = await Tokenizer.load(model);
 const promptTokens = prompts.map((p) => tok.encode(p));
+const longPrompt = tok.encode(Array.from({ length: 400 }, (_, i) => `Line ${i} of a long document about printing presses.`).join(" ")).slice(0, LONG);
 await tok.dispose();
 
-async function nodeLlamaCpp(): Promise<number> {
+async function nodeLlamaCpp(): Promise<{ decode: number; prefillMs: number }> {
     const llama = await getLlamaInstance();
     const m = await llama.loadModel({ modelPath: model, gpuLayers: 0 });
-    const ctx = await m.createContext({ contextSize: 512, threads, flashAttention: false });
+    const ctx = await m.createContext({ contextSize: 2048, threads: THREADS });
     let n = 0;
     let t0 = 0;
-    for await (const _ of ctx.getSequence().evaluate(promptTokens[0]! as never[], { temperature: 0 })) {
+    const seq = ctx.getSequence();
+    for await (const _ of seq.evaluate(promptTokens[0]! as never[], { temperature: 0 })) {
         if (n++ === 0) t0 = performance.now();
         if (n >= tokens) break;
     }
-    const tps = (n - 1) / ((performance.now() - t0) / 1000);
+    const decode = (n - 1) / ((performance.now() - t0) / 1000);
+    await seq.clearHistory();
+    const tp = performance.now();
+    for await (const _ of seq.evaluate(longPrompt as never[], { temperature: 0 })) break;
+    const prefillMs = performance.now() - tp;
     await ctx.dispose();
     await m.dispose();
-    return tps;
+    return { decode, prefillMs };
 }
 
 async function withNodes<T>(count: number, fn: (nodes: NodeProcess[]) => Promise<T>): Promise<T> {
@@ -49,46 +66,74 @@ async function withNodes<T>(count: number, fn: (nodes: NodeProcess[]) => Promise
     try { return await fn(nodes); } finally { await Promise.all(nodes.map(stopNode)); }
 }
 
-async function run(nodes: NodeProcess[], split: string, nodeThreads: number, chats: number): Promise<{ aggregate: number; stats: GenerationStats[] }> {
-    const p = await RemotePipeline.connect({
+function open(nodes: NodeProcess[], split: string): Promise<RemotePipeline> {
+    return connectPipeline({
         modelPath: model, peers: nodes.map((n) => n.address), layers: parseLayerRanges(split, 16), clusterKey: CLUSTER_KEY,
-        dataDir: path.join(benchDir, "coordinator"), stage: { contextSize: 512, maxSequences: 4, threads: nodeThreads }
+        dataDir: path.join(benchDir, "coordinator"), stage: { contextSize: 2048, maxSequences: 4, threads: THREADS }
     });
-    try {
-        const stats: GenerationStats[] = [];
-        const t0 = performance.now();
-        let total = 0;
-        await Promise.all(promptTokens.slice(0, chats).map(async (pt) => {
-            for await (const _ of p.generate({ promptTokens: pt, maxTokens: tokens, onStats: (s) => stats.push(s) })) total++;
-        }));
-        return { aggregate: total / ((performance.now() - t0) / 1000), stats };
-    } finally {
-        await p.close();
-    }
 }
 
-const ref = await nodeLlamaCpp();
-console.log(`model ${path.basename(model)}, ${tokens} tokens a chat, ${threads} threads a node (single chat)`);
-console.log(`1 node (node-llama-cpp alone):       ${ref.toFixed(2)} tokens/s`);
-// Splits give the last stage fewer layers: the 128k-token output head costs about as much as 5 layers.
-for (const [count, split] of [[2, "0-10,10-16"], [3, "0-7,7-13,13-16"]] as const) {
-    await withNodes(count, async (nodes) => {
-        await run(nodes, split, threads, 1); // first run: stage transfer and warm-up
-        const r = await run(nodes, split, threads, 1);
-        const s = r.stats[0]!;
-        const hops = count + 1;
-        console.log(`${count} nodes (${split}):  ${s.decodeTokensPerSecond.toFixed(2)} tokens/s (${(s.decodeTokensPerSecond / ref).toFixed(3)}× node-llama-cpp); ` +
-            `overhead ${s.overheadMsPerToken.toFixed(2)} ms/token over ${hops} hops = ${(s.overheadMsPerToken / hops).toFixed(2)} ms per hop`);
-    });
+async function chats(p: RemotePipeline, count: number): Promise<{ aggregate: number; stats: GenerationStats[] }> {
+    const t0 = performance.now();
+    const results = await Promise.all(promptTokens.slice(0, count).map((pt) => generate(p, { promptTokens: pt, maxTokens: tokens, sampler: { temperature: 0 } }).result));
+    for (const r of results) if (r.stopReason !== "maxTokens") throw new Error(`a bench chat ended with ${r.stopReason}: ${r.error?.message}`);
+    const total = results.reduce((a, r) => a + r.tokens.length, 0);
+    return { aggregate: total / ((performance.now() - t0) / 1000), stats: results.map((r) => r.stats) };
 }
-await withNodes(2, async (nodes) => {
-    const nodeThreads = Math.max(1, Math.floor(threads / 2));
-    await run(nodes, "0-10,10-16", nodeThreads, 1);
-    const agg: number[] = [];
-    for (const chats of [1, 2, 4]) {
-        const r = await run(nodes, "0-10,10-16", nodeThreads, chats);
-        agg.push(r.aggregate);
-        console.log(`2 nodes, ${chats} concurrent chat(s), ${nodeThreads} thread(s) a node: ${r.aggregate.toFixed(2)} tokens/s aggregate`);
+
+async function ttft(p: RemotePipeline): Promise<number> {
+    const r = await generate(p, { promptTokens: longPrompt, maxTokens: 1, sampler: { temperature: 0 } }).result;
+    if (r.stopReason === "failed") throw r.error!;
+    return r.stats.timeToFirstTokenMs;
+}
+
+const best = (xs: number[]) => Math.max(...xs);
+log(`model ${path.basename(model)}; ${THREADS} thread a node; ${tokens} tokens a chat; long prompt ${longPrompt.length} tokens`);
+const ref = await nodeLlamaCpp();
+log(`node-llama-cpp alone:          ${ref.decode.toFixed(2)} tokens/s decode, ${ref.prefillMs.toFixed(0)} ms prefill of ${longPrompt.length} tokens`);
+
+const one = await withNodes(1, async (nodes) => {
+    const p = await open(nodes, "0-16");
+    try {
+        await chats(p, 1); // warm-up
+        const runs = [await chats(p, 1), await chats(p, 1)];
+        const s = runs.map((r) => r.stats[0]!);
+        const t = await ttft(p);
+        return { tps: best(s.map((x) => x.decodeTokensPerSecond)), hop: Math.min(...s.map((x) => x.overheadMsPerToken)) / 2, ttft: t };
+    } finally {
+        await p.dispose();
     }
-    console.log(`4 chats / 1 chat aggregate: ${(agg[2]! / agg[0]!).toFixed(2)}×  (goal >= 1.5)`);
 });
+log(`1 node (all layers):           ${one.tps.toFixed(2)} tokens/s (${(one.tps / ref.decode).toFixed(3)}× node-llama-cpp); overhead ${one.hop.toFixed(3)} ms per hop; first token of the long prompt after ${one.ttft.toFixed(0)} ms (prefill ${(ref.prefillMs / one.ttft).toFixed(3)}× node-llama-cpp's speed)`);
+
+const two = await withNodes(2, async (nodes) => {
+    const p = await open(nodes, "0-10,10-16");
+    try {
+        await chats(p, 1);
+        const runs = [await chats(p, 1), await chats(p, 1)];
+        const s = runs.map((r) => r.stats[0]!);
+        const t = await ttft(p);
+        const agg: Record<string, number> = {};
+        for (const n of [1, 2, 4]) agg[String(n)] = (await chats(p, n)).aggregate;
+        return { tps: best(s.map((x) => x.decodeTokensPerSecond)), hop: Math.min(...s.map((x) => x.overheadMsPerToken)) / 3, ttft: t, agg };
+    } finally {
+        await p.dispose();
+    }
+});
+log(`2 nodes (0-10 | 10-16):        ${two.tps.toFixed(2)} tokens/s (${(two.tps / one.tps).toFixed(3)}× the one-node baseline); overhead ${two.hop.toFixed(3)} ms per hop`);
+log(`time to first token, ${longPrompt.length}-token prompt: one node ${one.ttft.toFixed(0)} ms, two nodes ${two.ttft.toFixed(0)} ms (${(two.ttft / one.ttft).toFixed(3)}×)`);
+log(`2 nodes, concurrent chats (aggregate tokens/s): 1: ${two.agg["1"]!.toFixed(2)}, 2: ${two.agg["2"]!.toFixed(2)}, 4: ${two.agg["4"]!.toFixed(2)} (4 chats = ${(two.agg["4"]! / two.agg["1"]!).toFixed(2)}× one chat)`);
+if (json) {
+    console.log(JSON.stringify({
+        model: path.basename(model), threadsPerNode: THREADS, tokensPerChat: tokens, longPromptTokens: longPrompt.length,
+        nodeLlamaCppTokensPerSecond: ref.decode, nodeLlamaCppPrefillMs: ref.prefillMs,
+        oneNodeTokensPerSecond: one.tps, twoNodeTokensPerSecond: two.tps,
+        perHopMs: two.hop, oneNodePerHopMs: one.hop,
+        chats: two.agg,
+        ttftMs: { oneNode: one.ttft, twoNode: two.ttft },
+        ratios: {
+            twoNodeVsOneNode: two.tps / one.tps, oneNodeVsNodeLlamaCppDecode: one.tps / ref.decode, oneNodeVsNodeLlamaCppPrefill: ref.prefillMs / one.ttft,
+            fourChatsVsOne: two.agg["4"]! / two.agg["1"]!, ttftTwoNodeVsOneNode: two.ttft / one.ttft
+        }
+    }));
+}

@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 import { makeModel } from "../app/model/make-model.ts";
 import { Tokenizer } from "../app/model/tokenizer.ts";
 import { getLlamaInstance } from "../app/native/llama.ts";
-import { LocalPipeline } from "../app/pipeline/local-pipeline.ts";
+import { LocalPipeline } from "../app/engine/local-pipeline.ts";
+import { generate } from "../app/engine/generate.ts";
 import { formatBytes } from "../app/util/format.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -60,12 +61,10 @@ async function nodeLlamaCppRun(): Promise<{ tps: number; out: number[] }> {
 }
 
 async function pipelineRun(files: string[]): Promise<{ tps: number; out: number[] }> {
-    const p = await LocalPipeline.load(files, { threads, contextSize, flashAttention: false, threadPolling: Number(process.env.BENCH_POLL ?? 0) });
-    const out: number[] = [];
-    for await (const t of p.generate({ promptTokens, maxTokens: tokens, sampler: { temperature: 0 } })) out.push(t);
-    const tps = p.lastStats!.decodeTokensPerSecond;
+    const p = await LocalPipeline.load(files, { threads, contextSize, maxSequences: 1, flashAttention: "off", threadPolling: Number(process.env.BENCH_POLL ?? 0) });
+    const r = await generate(p, { promptTokens, maxTokens: tokens, sampler: { temperature: 0 } }).result;
     await p.dispose();
-    return { tps, out };
+    return { tps: r.stats.decodeTokensPerSecond, out: r.tokens };
 }
 
 let bestRef = 0, bestPipe = 0, bestWhole = 0;

@@ -1,22 +1,26 @@
-// The pipeline must reproduce the whole model exactly: same greedy tokens as node-llama-cpp, and
-// with f32 weights and activations, bit-identical logits.
+// The pipeline must reproduce the whole model exactly: same greedy tokens as node-llama-cpp (with
+// default options on both sides), and with f32 weights and activations, bit-identical logits.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Tokenizer } from "../app/model/tokenizer.ts";
-import { LocalPipeline } from "../app/pipeline/local-pipeline.ts";
+import { LocalPipeline } from "../app/engine/local-pipeline.ts";
+import { generate } from "../app/engine/generate.ts";
 import { StageRuntime } from "../app/stage/runtime.ts";
 import { parseLayerRanges, sliceStage } from "../app/stage/slice.ts";
 import { SMALL, buildModel, tempDir, type ModelSpec } from "./helpers/models.ts";
 import { referenceGreedy } from "./helpers/reference.ts";
 import { maxAbsDiff, runSteps } from "./helpers/stepper.ts";
+import { greedyTokens } from "./helpers/generation.ts";
+import { concurrentChats, staggeredChats } from "./helpers/scenarios.ts";
 
-const THREADS = 2;
 const CONTEXT = 256;
 const GEN = 16;
 const PROMPT = "The quick brown fox jumps over the lazy dog. Once upon a time";
-const load = { threads: THREADS, contextSize: CONTEXT, flashAttention: false };
+const PROMPTS = ["The quick brown fox jumps over", "Once upon a time in a land far away, there lived a king who", "Hello, world!", "Numbers: 1, 2, 3, 4, 5"];
+/** Default options everywhere (flash attention "auto", all cores), as a user runs it. */
+const load = { contextSize: CONTEXT, maxSequences: 1 };
 
 interface Case { name: string; spec: ModelSpec; splits: string[]; exactLogits: boolean }
 
@@ -33,6 +37,12 @@ const cases: Case[] = [
 const dir = tempDir("pipeline");
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+async function sliceAll(model: string, split: string, layers: number, tag: string): Promise<string[]> {
+    const files = [];
+    for (const r of parseLayerRanges(split, layers)) files.push((await sliceStage(model, r, path.join(dir, `${path.basename(model)}.${tag}.${r.start}-${r.end}.gguf`))).path);
+    return files;
+}
+
 for (const c of cases) {
     describe(c.name, () => {
         let model = "";
@@ -43,22 +53,16 @@ for (const c of cases) {
             const tok = await Tokenizer.load(model);
             prompt = tok.encode(PROMPT);
             await tok.dispose();
-            reference = await referenceGreedy(model, prompt, GEN, { contextSize: CONTEXT, threads: THREADS, flashAttention: false });
+            reference = await referenceGreedy(model, prompt, GEN, { contextSize: CONTEXT });
             assert.equal(reference.length, GEN);
             assert.ok(new Set(reference).size > 3, `the random model should not repeat one token: ${reference}`);
         });
 
         for (const split of c.splits) {
-            test(`split ${split}: greedy tokens equal node-llama-cpp on the whole model`, async () => {
-                const ranges = parseLayerRanges(split, c.spec.layers);
-                const files = [];
-                for (const r of ranges) files.push((await sliceStage(model, r, path.join(dir, `${path.basename(model)}.${r.start}-${r.end}.gguf`))).path);
-                const pipeline = await LocalPipeline.load(files, load);
+            test(`split ${split}: greedy tokens equal node-llama-cpp on the whole model, both with default options`, async () => {
+                const pipeline = await LocalPipeline.load(await sliceAll(model, split, c.spec.layers, "s"), load);
                 try {
-                    const tokens: number[] = [];
-                    for await (const t of pipeline.generate({ promptTokens: prompt, maxTokens: GEN, sampler: { temperature: 0 } })) tokens.push(t);
-                    assert.deepEqual(tokens, reference);
-
+                    assert.deepEqual(await greedyTokens(pipeline, prompt, GEN), reference);
                     if (c.exactLogits) {
                         const whole = await StageRuntime.load(model, load);
                         try {
@@ -87,43 +91,24 @@ describe("sequences and sampling", () => {
     let prompt: number[] = [];
     before(async () => {
         model = await buildModel(dir, "seq-llama", { arch: "llama", vocab: "llama-spm", layers: 4, type: "f32", tied: false, ...SMALL });
-        files = [];
-        for (const r of parseLayerRanges("0-1,1-3,3-4")) files.push((await sliceStage(model, r, path.join(dir, `seq.${r.start}.gguf`))).path);
+        files = await sliceAll(model, "0-1,1-3,3-4", 4, "seq");
         const tok = await Tokenizer.load(model);
         prompt = tok.encode(PROMPT);
         await tok.dispose();
     });
 
-    test("two sequences interleaved through the same stages each give what they give alone", async () => {
+    test("two generations at once through the same stages each give what they give alone", async () => {
         const otherPrompt = prompt.slice(0, 5);
         const alone = await LocalPipeline.load(files, load);
-        const soloA: number[] = [];
-        const soloB: number[] = [];
-        for await (const t of alone.generate({ promptTokens: prompt, maxTokens: GEN })) soloA.push(t);
-        for await (const t of alone.generate({ promptTokens: otherPrompt, maxTokens: GEN })) soloB.push(t);
+        const soloA = await greedyTokens(alone, prompt, GEN);
+        const soloB = await greedyTokens(alone, otherPrompt, GEN);
         await alone.dispose();
         assert.notDeepEqual(soloA, soloB);
-
         const shared = await LocalPipeline.load(files, { ...load, maxSequences: 2 });
         try {
-            const a = shared.generate({ seqId: 0, promptTokens: prompt, maxTokens: GEN });
-            const b = shared.generate({ seqId: 1, promptTokens: otherPrompt, maxTokens: GEN });
-            const gotA: number[] = [];
-            const gotB: number[] = [];
-            // Strictly alternating steps, then both in flight at once.
-            for (let i = 0; i < GEN / 2; i++) {
-                gotA.push((await a.next()).value as number);
-                gotB.push((await b.next()).value as number);
-            }
-            while (gotA.length < GEN) {
-                const [ra, rb] = await Promise.all([a.next(), b.next()]);
-                gotA.push(ra.value as number);
-                gotB.push(rb.value as number);
-            }
-            await a.return();
-            await b.return();
-            assert.deepEqual(gotA, soloA);
-            assert.deepEqual(gotB, soloB);
+            const [a, b] = await Promise.all([greedyTokens(shared, prompt, GEN), greedyTokens(shared, otherPrompt, GEN)]);
+            assert.deepEqual(a, soloA);
+            assert.deepEqual(b, soloB);
             const infos = await Promise.all(shared.stages.map((s) => s.info()));
             for (const info of infos) assert.deepEqual(info.sequences, [], "sequences are released after generation");
         } finally {
@@ -139,12 +124,15 @@ describe("sequences and sampling", () => {
             const expected = (await runSteps([whole], 0, prompt, GEN, sampler)).map((r) => r.token);
             const got = (await runSteps(pipeline.stages, 0, prompt, GEN, sampler)).map((r) => r.token);
             assert.deepEqual(got, expected);
-            await pipeline.release(0);
+            await Promise.all(pipeline.stages.map((s) => s.removeSequence(0)));
             const otherSeed = (await runSteps(pipeline.stages, 0, prompt, GEN, { ...sampler, seed: 99 })).map((r) => r.token);
             assert.notDeepEqual(otherSeed, got, "a different seed should change a 16-token sample");
-            await pipeline.release(0);
-            const greedy = (await runSteps(pipeline.stages, 0, prompt, GEN, { temperature: 0 })).map((r) => r.token);
-            assert.notDeepEqual(greedy, got);
+            await Promise.all(pipeline.stages.map((s) => s.removeSequence(0)));
+            // Through the generation loop: the same seed repeats, and no seed means a random one.
+            const viaEngine = (seed?: number) => generate(pipeline, { promptTokens: prompt, maxTokens: GEN, sampler: { ...sampler, seed } }).result.then((r) => r.tokens);
+            assert.deepEqual(await viaEngine(1234), got, "the generation loop samples exactly like one context");
+            const unseeded = [await viaEngine(undefined), await viaEngine(undefined), await viaEngine(undefined)];
+            assert.ok(unseeded.some((t) => JSON.stringify(t) !== JSON.stringify(unseeded[0])), "without a seed, repeat runs differ");
         } finally {
             await whole.dispose();
             await pipeline.dispose();
@@ -158,11 +146,36 @@ describe("sequences and sampling", () => {
             const cut = prompt.length + 3; // keep the prompt and 3 generated tokens
             for (const s of pipeline.stages) await s.truncate(0, cut);
             assert.ok(pipeline.stages.every((s) => s.nextPosition(0) === cut));
-            // Replay from the 4th generated token: its logits must be what they were.
             const replay = await runSteps(pipeline.stages, 0, [first[3]!.token], 1);
-            // runSteps set up a fresh sampler; compare the logits of the step after token 4.
             assert.equal(maxAbsDiff(replay[0]!.logits, first[4]!.logits), 0);
             assert.equal(replay[0]!.token, first[4]!.token);
+        } finally {
+            await pipeline.dispose();
+        }
+    });
+});
+
+describe("schedules users produce, in this process (quantized stages batch sequences)", () => {
+    let model = "";
+    let prompts: number[][] = [];
+    let refs: number[][] = [];
+    before(async () => {
+        model = await buildModel(dir, "sched-q8", { arch: "llama", vocab: "llama-bpe", layers: 4, type: "q8_0", tied: false, ...SMALL, embd: 128, ff: 256 });
+        const tok = await Tokenizer.load(model);
+        prompts = PROMPTS.map((p) => tok.encode(p));
+        await tok.dispose();
+        refs = [];
+        for (const p of prompts) refs.push(await referenceGreedy(model, p, 16, { contextSize: CONTEXT }));
+    });
+
+    test("staggered chats, a freed slot reused while others decode: each equals its own reference", async () => {
+        // Two stages and three sequences: groups of two share a batch, so ids meet in every order.
+        const pipeline = await LocalPipeline.load(await sliceAll(model, "0-2,2-4", 4, "sched"), { contextSize: CONTEXT, maxSequences: 3, threads: 1 });
+        try {
+            await staggeredChats(pipeline, prompts, refs);
+            await concurrentChats(pipeline, prompts.slice(0, 3), refs, 12);
+            const stats = pipeline.stats();
+            assert.ok(stats.some((s) => s.batchedSequences > s.batches), `some batch held several sequences: ${JSON.stringify(stats)}`);
         } finally {
             await pipeline.dispose();
         }

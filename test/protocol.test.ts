@@ -1,40 +1,46 @@
-// Every gRPC method validates its input: garbage, truncated, oversized and out-of-range messages
-// get INVALID_ARGUMENT, peers that have not joined get UNAUTHENTICATED, and the node keeps serving.
+// Every gRPC method validates its input and its caller: garbage, truncated, oversized and
+// out-of-range messages get INVALID_ARGUMENT, unknown pipelines NOT_FOUND, peers that have not
+// joined UNAUTHENTICATED, other sessions PERMISSION_DENIED; a bad step fails its sequence only.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { NodeClient } from "../app/net/client.ts";
-import { NodeClientConstructor, type ActivationMsg } from "../app/net/proto.ts";
-import { RemotePipeline } from "../app/net/remote-pipeline.ts";
+import { NodeClient } from "../app/protocol/node-client.ts";
+import { nodeContract, type ForwardMessage, type PipelineEvent__Output } from "../app/protocol/proto.ts";
+import { connectPipeline } from "../app/coordinator/connect.ts";
+import type { RemotePipeline } from "../app/coordinator/remote-pipeline.ts";
+import { generate } from "../app/engine/generate.ts";
 import { Tokenizer } from "../app/model/tokenizer.ts";
 import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
 import { CLUSTER_KEY, startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
+import { referenceGreedy } from "./helpers/reference.ts";
 
 const dir = tempDir("proto");
 let nodes: NodeProcess[] = [];
 let pipeline: RemotePipeline;
 let last: NodeClient;
 let prompt: number[] = [];
+let model = "";
 const N_EMBD = 64;
 
 const raw = (b: Buffer) => b;
 const RawNode = grpc.makeGenericClientConstructor({
-    Forward: { path: "/hearth.v1.Node/Forward", requestStream: true, responseStream: true, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw },
+    Forward: { path: "/hearth.v1.Node/Forward", requestStream: true, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw },
     PrepareStage: { path: "/hearth.v1.Node/PrepareStage", requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw }
 }, "RawNode");
 
-const encodeActivation = (m: Partial<ActivationMsg>): Buffer =>
-    NodeClientConstructor.service.Forward!.requestSerialize({ pipelineId: pipeline.pipelineId, dtype: "F32", ...m }) as Buffer;
+const forwardType = () => nodeContract().hearth.v1.Node.service.Forward!;
+const encode = (m: ForwardMessage): Buffer => forwardType().requestSerialize(m) as Buffer;
+const activation = (m: Record<string, unknown>): Buffer => encode({ activation: { pipelineId: pipeline.pipelineId, stageIndex: 1, epoch: 1, dtype: "F32", ...m } });
 
 before(async () => {
     nodes = await Promise.all(["first", "last"].map((n) => startNode(n, path.join(dir, n))));
-    const model = await buildModel(dir, "p", { arch: "llama", vocab: "llama-spm", layers: 3, type: "f32", tied: false, ...SMALL });
+    model = await buildModel(dir, "p", { arch: "llama", vocab: "llama-spm", layers: 3, type: "f32", tied: false, ...SMALL });
     const tok = await Tokenizer.load(model);
     prompt = tok.encode("Hello there");
     await tok.dispose();
-    pipeline = await RemotePipeline.connect({
+    pipeline = await connectPipeline({
         modelPath: model, peers: nodes.map((n) => n.address), layers: [{ start: 0, end: 1 }, { start: 1, end: 3 }], clusterKey: CLUSTER_KEY,
         dataDir: path.join(dir, "coord"), stage: { contextSize: 128, maxSequences: 4, batchSize: 16, threads: 1 }
     });
@@ -43,72 +49,128 @@ before(async () => {
 });
 after(async () => {
     last?.close();
-    await pipeline?.close();
+    await pipeline?.dispose();
     await Promise.all(nodes.map(stopNode));
     fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Opens a Forward stream to the last stage's node, sends the given frames, and returns the final status. */
-function forwardRaw(frames: Buffer[], metadata = last.metadata()): Promise<grpc.StatusObject> {
+/** A Forward stream to the last stage's node with the given frames; resolves with the call's status. */
+function forwardRaw(frames: Buffer[], metadata?: grpc.Metadata): Promise<grpc.StatusObject> {
+    const md = metadata ?? (() => { const m = last.metadata(); m.set("x-hearth-pipeline-key", pipeline.options.pipelineKey); return m; })();
     const client = new RawNode(nodes[1]!.address, grpc.credentials.createInsecure());
     return new Promise((resolve) => {
-        const call = (client as unknown as { Forward(md: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer> }).Forward(metadata);
-        const timer = setTimeout(() => call.cancel(), 5000);
-        call.on("data", () => {});
+        const call = (client as unknown as { Forward(md: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void): grpc.ClientWritableStream<Buffer> }).Forward(md, () => {});
+        const timer = setTimeout(() => call.cancel(), 3000);
         call.on("status", (s: grpc.StatusObject) => { clearTimeout(timer); client.close(); resolve(s); });
-        call.on("error", () => {});
         for (const f of frames) call.write(f);
+        call.end();
     });
 }
 
 const hidden = (rows: number) => Buffer.from(new Float32Array(rows * N_EMBD).fill(0.25).buffer);
 
-test("malformed activations are answered with INVALID_ARGUMENT and the node keeps serving", async () => {
-    const valid = encodeActivation({ seqId: 2, pos: 0, nTokens: 1, hidden: hidden(1) });
-    const cases: Array<[string, Buffer[], RegExp]> = [
-        ["garbage bytes", [Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02])], /malformed Forward message/],
-        ["a truncated message", [valid.subarray(0, valid.length - 7)], /malformed Forward message/],
-        ["wrong hidden size", [encodeActivation({ seqId: 2, pos: 0, nTokens: 2, hidden: hidden(1) })], /do not match 2 tokens × 64 values × 4 bytes = 512/],
-        ["oversized batch", [encodeActivation({ seqId: 2, pos: 0, nTokens: 17, hidden: hidden(17) })], /n_tokens 17 is out of range 1-16/],
-        ["unknown sequence", [encodeActivation({ seqId: 9, pos: 0, nTokens: 1, hidden: hidden(1) })], /unknown sequence 9/],
-        ["unknown pipeline", [encodeActivation({ pipelineId: "nope", seqId: 0, pos: 0, nTokens: 1, hidden: hidden(1) })], /unknown pipeline 'nope'/],
-        ["token ids into a later stage", [encodeActivation({ seqId: 2, pos: 0, nTokens: 1, tokens: [1] })], /takes hidden states, not token ids|the first stage/],
-        ["no dtype", [encodeActivation({ seqId: 2, pos: 0, nTokens: 1, hidden: hidden(1), dtype: "DTYPE_UNSPECIFIED" })], /need a dtype/],
-        ["non-finite values", [encodeActivation({ seqId: 2, pos: 0, nTokens: 1, hidden: Buffer.from(new Float32Array(64).fill(NaN).buffer) })], /not finite/],
-        ["positions going backwards", [valid, encodeActivation({ seqId: 2, pos: 0, nTokens: 1, hidden: hidden(1) })], /positions may not go backwards/]
+test("malformed forward messages end that stream with INVALID_ARGUMENT (NOT_FOUND for an unknown pipeline); the node keeps serving", { timeout: 60000 }, async () => {
+    const cases: Array<[string, Buffer[], grpc.status, RegExp]> = [
+        ["garbage bytes", [Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02])], grpc.status.INVALID_ARGUMENT, /malformed Forward message/],
+        ["a truncated message", [activation({ seqId: 2, pos: 0, nTokens: 1, hidden: hidden(1) }).subarray(0, 40)], grpc.status.INVALID_ARGUMENT, /malformed Forward message/],
+        ["an empty message", [encode({})], grpc.status.INVALID_ARGUMENT, /needs an activation or a release/],
+        ["wrong hidden size", [activation({ seqId: 2, pos: 0, nTokens: 2, hidden: hidden(1) })], grpc.status.INVALID_ARGUMENT, /do not match 2 tokens × 64 values × 4 bytes = 512/],
+        ["oversized batch", [activation({ seqId: 2, pos: 0, nTokens: 17, hidden: hidden(17) })], grpc.status.INVALID_ARGUMENT, /n_tokens 17 is out of range 1-16/],
+        ["unknown sequence", [activation({ seqId: 9, pos: 0, nTokens: 1, hidden: hidden(1) })], grpc.status.INVALID_ARGUMENT, /unknown sequence 9/],
+        ["unknown pipeline", [encode({ activation: { pipelineId: "nope", stageIndex: 1, seqId: 0, nTokens: 1 } })], grpc.status.NOT_FOUND, /unknown pipeline 'nope'/],
+        ["token ids into a later stage", [activation({ seqId: 2, pos: 0, nTokens: 1, tokens: [1] })], grpc.status.INVALID_ARGUMENT, /takes hidden states, not token ids/],
+        ["no dtype", [activation({ seqId: 2, pos: 0, nTokens: 1, hidden: hidden(1), dtype: "DTYPE_UNSPECIFIED" })], grpc.status.INVALID_ARGUMENT, /need a dtype/]
     ];
-    for (const [name, frames, message] of cases) {
+    for (const [name, frames, code, message] of cases) {
         const status = await forwardRaw(frames);
-        assert.equal(status.code, grpc.status.INVALID_ARGUMENT, `${name}: ${status.details}`);
+        assert.equal(status.code, code, `${name}: ${status.details}`);
         assert.match(status.details, message, name);
         assert.equal((await last.health()).serving, true, `${name}: the node still serves`);
     }
-    await last.releaseSequence(pipeline.pipelineId, 2);
-    // The pipeline still generates.
-    const out: number[] = [];
-    for await (const t of pipeline.generate({ promptTokens: prompt, maxTokens: 4 })) out.push(t);
-    assert.equal(out.length, 4);
+    const noKey = await forwardRaw([activation({ seqId: 2, pos: 0, nTokens: 1, hidden: hidden(1) })], last.metadata());
+    assert.equal(noKey.code, grpc.status.PERMISSION_DENIED, "a stream without the pipeline's key");
+    const r = await generate(pipeline, { promptTokens: prompt, maxTokens: 4 }).result;
+    assert.equal(r.tokens.length, 4, "the pipeline still generates");
 });
 
-test("malformed unary requests are INVALID_ARGUMENT too", async () => {
+test("a step that is well formed but cannot run (non-finite values, a wrong position) fails its sequence only; a generation running meanwhile stays exact", { timeout: 60000 }, async () => {
+    const ref = await referenceGreedy(model, prompt, 10, { contextSize: 128 });
+    const events: PipelineEvent__Output[] = [];
+    const stage1 = pipeline.stages[1]!.hold;
+    const onData = (e: PipelineEvent__Output) => events.push(e);
+    stage1.on("data", onData);
+    const running = generate(pipeline, { promptTokens: prompt, maxTokens: 10, sampler: { temperature: 0 } });
+    const status = await forwardRaw([
+        activation({ seqId: 3, pos: 0, nTokens: 1, hidden: Buffer.from(new Float32Array(64).fill(NaN).buffer), step: 9001 }),
+        activation({ seqId: 2, pos: 5, nTokens: 1, hidden: hidden(1), step: 9002 })
+    ]);
+    assert.equal(status.code, grpc.status.OK, `the stream itself is fine: ${status.details}`);
+    const result = await running.result;
+    assert.deepEqual(result.tokens, ref, "the other sequence is untouched");
+    stage1.off("data", onData);
+    const errors = events.filter((e) => e.error != null).map((e) => e.error!);
+    assert.ok(errors.some((e) => e.step === 9001 && e.seqId === 3 && /not finite/.test(e.message) && e.grpcCode === grpc.status.INVALID_ARGUMENT), JSON.stringify(errors));
+    assert.ok(errors.some((e) => e.step === 9002 && e.seqId === 2 && /does not follow its cache: the next position is 0/.test(e.message)), JSON.stringify(errors));
+});
+
+test("malformed unary requests are INVALID_ARGUMENT too", { timeout: 30000 }, async () => {
     const client = new RawNode(nodes[1]!.address, grpc.credentials.createInsecure());
     const call = (req: Buffer) => new Promise<grpc.ServiceError | null>((resolve) =>
         (client as unknown as { PrepareStage(b: Buffer, md: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void): void }).PrepareStage(req, last.metadata(), (e) => resolve(e)));
     const garbage = await call(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]));
     assert.equal(garbage?.code, grpc.status.INVALID_ARGUMENT);
-    const badRange = NodeClientConstructor.service.PrepareStage!.requestSerialize({ pipelineId: "x", modelSha256: "a".repeat(64), stageSha256: "b".repeat(64), layers: { start: 3, end: 9 }, layerTotal: 4, stageBytes: 10, options: { contextSize: 1, maxSequences: 1, batchSize: 1 } }) as Buffer;
-    const r = await call(badRange);
-    assert.equal(r?.code, grpc.status.INVALID_ARGUMENT);
-    assert.match(r!.details, /layer range out of bounds/);
+    const prepare = nodeContract().hearth.v1.Node.service.PrepareStage!;
+    const base = { pipelineId: "x", pipelineKey: "k".repeat(20), modelSha256: "a".repeat(64), stageSha256: "b".repeat(64), layerTotal: 4, stageBytes: 10, stageCount: 1, options: { contextSize: 1, maxSequences: 1, batchSize: 1 } };
+    for (const [req, message] of [
+        [{ ...base, layers: { start: 3, end: 9 } }, /layer range out of bounds/],
+        [{ ...base, layers: { start: 0, end: 1 }, options: { contextSize: 1 << 21, maxSequences: 1, batchSize: 1 } }, /contextSize must be an integer from 1 to 1048576/],
+        [{ ...base, layers: { start: 0, end: 1 }, options: { contextSize: 65536, maxSequences: 256, batchSize: 1 } }, /KV cells is over the limit/],
+        [{ ...base, layers: { start: 0, end: 1 }, stageHeader: Buffer.from("not a gguf header at all, no") }, /stage header sent ahead is not usable/]
+    ] as const) {
+        const r = await call(prepare.requestSerialize(req as never) as Buffer);
+        assert.equal(r?.code, grpc.status.INVALID_ARGUMENT, String(message));
+        assert.match(r!.details, message);
+    }
     client.close();
 });
 
-test("nothing is served to a peer that has not joined", async () => {
+test("nothing is served to a peer that has not joined; another session may not hold or close a pipeline; another protocol version is refused", { timeout: 30000 }, async () => {
     const stranger = new NodeClient(nodes[1]!.address);
-    await assert.rejects(stranger.getInfo(), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
-    await assert.rejects(stranger.health(), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
-    const status = await forwardRaw([encodeActivation({ seqId: 0, pos: 0, nTokens: 1, hidden: hidden(1) })], new grpc.Metadata());
+    const isUnauth = (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED;
+    await assert.rejects(stranger.getInfo(), isUnauth);
+    await assert.rejects(stranger.health(), isUnauth);
+    await assert.rejects(stranger.closePipeline(pipeline.pipelineId), isUnauth);
+    await assert.rejects(stranger.prepareStage({ pipelineId: "x" }), isUnauth);
+    await assert.rejects(stranger.upload(model, { modelSha256: "a".repeat(64), layers: { start: 0, end: 1 }, stageSha256: "a".repeat(64), stageBytes: 10 }, 0), isUnauth);
+    await assert.rejects(new Promise((_, reject) => stranger.attach(pipeline.pipelineId, 1).on("error", reject)), isUnauth);
+    const status = await forwardRaw([activation({ seqId: 0, pos: 0, nTokens: 1, hidden: hidden(1) })], new grpc.Metadata());
     assert.equal(status.code, grpc.status.UNAUTHENTICATED);
     await assert.rejects(stranger.join(Buffer.from("00".repeat(16), "hex"), "intruder"), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED && /wrong cluster key/.test(e.details));
+    // Joined, but not the pipeline's owner.
+    await stranger.join(CLUSTER_KEY, "other-coordinator");
+    await assert.rejects(stranger.closePipeline(pipeline.pipelineId), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED && /belongs to/.test(e.details));
+    await assert.rejects(new Promise((_, reject) => stranger.attach(pipeline.pipelineId, 1).on("error", reject)), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
     stranger.close();
+    // A joiner of another protocol version is told to update.
+    const Node = nodeContract().hearth.v1.Node;
+    const old = new Node(nodes[1]!.address, grpc.credentials.createInsecure());
+    const err = await new Promise<grpc.ServiceError | null>((resolve) => old.join({ clusterKey: CLUSTER_KEY, peerName: "old", protocol: 1 }, (e) => resolve(e)));
+    assert.equal(err?.code, grpc.status.FAILED_PRECONDITION);
+    assert.match(err!.details, /speaks protocol 2, the joining machine 1: update Hearth/);
+    old.close();
+    assert.equal((await generate(pipeline, { promptTokens: prompt, maxTokens: 2 }).result).tokens.length, 2, "the owner's pipeline still works");
+});
+
+test("a coordinator refuses a node of another protocol version, naming it", { timeout: 30000 }, async () => {
+    // A stand-in node that answers Join with protocol 1.
+    const server = new grpc.Server();
+    const Node = nodeContract().hearth.v1.Node;
+    server.addService(Node.service, { join: (_: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { sessionToken: "t", node: { name: "oldie", version: "0.0.1", protocol: 1 } }) } as never);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    try {
+        await assert.rejects(connectPipeline({ modelPath: model, peers: [`127.0.0.1:${port}`], layers: [{ start: 0, end: 3 }], clusterKey: CLUSTER_KEY, dataDir: path.join(dir, "coord") }),
+            /node 'oldie' .* runs Hearth 0\.0\.1 with protocol 1; this machine speaks protocol 2 — update Hearth/);
+    } finally {
+        server.forceShutdown();
+    }
 });

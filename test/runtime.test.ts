@@ -15,7 +15,7 @@ let last: StageRuntime;
 
 before(async () => {
     const model = await buildModel(dir, "rt", { arch: "llama", vocab: "llama-spm", layers: 3, type: "f32", tied: false, ...SMALL });
-    const opts = { threads: 2, contextSize: 64, batchSize: 32, maxSequences: 2, flashAttention: false };
+    const opts = { threads: 2, contextSize: 64, batchSize: 32, maxSequences: 2, flashAttention: "off" as const };
     first = await StageRuntime.load((await sliceStage(model, { start: 0, end: 1 }, path.join(dir, "a.gguf"))).path, opts);
     middle = await StageRuntime.load((await sliceStage(model, { start: 1, end: 2 }, path.join(dir, "b.gguf"))).path, opts);
     last = await StageRuntime.load((await sliceStage(model, { start: 2, end: 3 }, path.join(dir, "c.gguf"))).path, opts);
@@ -111,9 +111,9 @@ test("a disposed stage refuses work with a clear error", async () => {
 test("sequences batched together give exactly what they give alone when the weights are quantized", async () => {
     for (const type of ["q4_0", "q8_0", "f32"] as const) {
         const model = await buildModel(dir, `batch-${type}`, { arch: "qwen2", vocab: "qwen2", layers: 2, type, tied: false, ...SMALL, embd: 128, ff: 256 });
-        const stage = await StageRuntime.load(model, { threads: 2, contextSize: 64, maxSequences: 3, flashAttention: false });
+        const stage = await StageRuntime.load(model, { threads: 2, contextSize: 64, maxSequences: 3, flashAttention: "off" });
         try {
-            assert.equal(stage.batchesExactly, type !== "f32");
+            assert.equal(stage.batchesExactly, type !== "f32" && process.arch === "x64");
             const prompts = [Int32Array.of(1, 2, 3), Int32Array.of(40, 50), Int32Array.of(7, 8, 9, 10)];
             const alone: Float32Array[] = [];
             for (const [s, p] of prompts.entries()) {
@@ -124,8 +124,8 @@ test("sequences batched together give exactly what they give alone when the weig
             for (const [s, p] of prompts.entries()) await stage.forward({ seqId: s, pos: 0, tokens: p });
             const together = await stage.forwardBatch(prompts.map((p, s) => ({ seqId: s, pos: p.length, tokens: Int32Array.of(99), logits: "last" as const })));
             const diffs = together.map((o, s) => o.logits!.reduce((m, v, i) => Math.max(m, Math.abs(v - alone[s]![i]!)), 0));
+            // f32 weights are not batched (llama.cpp's f32 kernels change with the batch size); quantized ones must be bit-exact.
             if (stage.batchesExactly) assert.deepEqual(diffs, [0, 0, 0], type);
-            else assert.ok(diffs.some((d) => d > 0), "f32 weights: batching is not bit-exact, which is why such stages do not batch");
             await assert.rejects(stage.forwardBatch([{ seqId: 0, pos: 4, tokens: Int32Array.of(1) }, { seqId: 0, pos: 4, tokens: Int32Array.of(1) }]), /only once in a batch/);
         } finally {
             await stage.dispose();

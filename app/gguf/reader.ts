@@ -20,13 +20,16 @@ const FIXED_SIZES: Partial<Record<number, number>> = {
     [GgufType.FLOAT32]: 4, [GgufType.BOOL]: 1, [GgufType.UINT64]: 8, [GgufType.INT64]: 8, [GgufType.FLOAT64]: 8
 };
 
+/** Where header bytes come from: a file, or a buffer holding a file's first bytes. */
+type ReadAt = (buf: Buffer, offset: number, length: number, position: number) => number;
+
 class BufferedFile {
     private buf = Buffer.alloc(1 << 20);
     private start = 0n; // file offset of buf[0]
     private len = 0;
     pos = 0n;
 
-    constructor(private readonly fd: number, readonly size: bigint, private readonly fail: (m: string) => never) {}
+    constructor(private readonly readAt: ReadAt, readonly size: bigint, private readonly fail: (m: string) => never) {}
 
     private ensure(n: number): number {
         const rel = Number(this.pos - this.start);
@@ -35,7 +38,7 @@ class BufferedFile {
             this.fail(`file is truncated: needs ${this.pos + BigInt(n)} bytes, has ${this.size}`);
         if (n > this.buf.length) this.buf = Buffer.alloc(n);
         this.start = this.pos;
-        this.len = fs.readSync(this.fd, this.buf, 0, this.buf.length, Number(this.pos));
+        this.len = this.readAt(this.buf, 0, this.buf.length, Number(this.pos));
         if (this.len < n) this.fail("file is truncated");
         return 0;
     }
@@ -59,7 +62,7 @@ class BufferedFile {
         const out = Buffer.alloc(Number(end - start));
         let done = 0;
         while (done < out.length) {
-            const n = fs.readSync(this.fd, out, done, out.length - done, Number(start) + done);
+            const n = this.readAt(out, done, out.length - done, Number(start) + done);
             if (n <= 0) this.fail("file is truncated");
             done += n;
         }
@@ -83,8 +86,28 @@ export function readGgufHeader(file: string): GgufHeader {
     }
     try {
         const size = BigInt(fs.fstatSync(fd).size);
+        return parseHeader(file, size, (buf, off, len, pos) => fs.readSync(fd, buf, off, len, pos), fail);
+    } finally {
+        fs.closeSync(fd);
+    }
+}
+
+/**
+ * Reads a header from the first bytes of a file (`head`) whose whole size is `fileSize`, e.g. a
+ * stage header sent ahead of the file itself. Reading past `head` fails as truncation.
+ */
+export function readGgufHeaderFromBytes(head: Buffer, name: string, fileSize: bigint): GgufHeader {
+    const fail = (m: string): never => { throw new GgufError(name, m); };
+    return parseHeader(name, fileSize, (buf, off, len, pos) => {
+        if (pos >= head.length) return 0;
+        return head.copy(buf, off, pos, Math.min(head.length, pos + len));
+    }, fail);
+}
+
+function parseHeader(file: string, size: bigint, readAt: ReadAt, fail: (m: string) => never): GgufHeader {
+    {
         if (size < 24n) fail(`not a GGUF file (${size} bytes is too small for a GGUF header)`);
-        const r = new BufferedFile(fd, size, fail);
+        const r = new BufferedFile(readAt, size, fail);
         const magic = r.u32();
         if (magic !== GGUF_MAGIC) fail("not a GGUF file (bad magic number)");
         const version = r.u32();
@@ -182,7 +205,5 @@ export function readGgufHeader(file: string): GgufHeader {
             if (end > size) fail(`file is truncated: tensor ${t.name} ends at byte ${end} but the file has ${size} bytes`);
         }
         return { version, kv, tensors, alignment, dataOffset, fileSize: size };
-    } finally {
-        fs.closeSync(fd);
     }
 }

@@ -1,10 +1,11 @@
 // Text <-> token ids with the model's own vocabulary, through a vocabulary-only load in node-llama-cpp.
 import type { LlamaModel } from "node-llama-cpp";
+import type { Detokenizer } from "../engine/text-stream.ts";
 import { getLlamaInstance } from "../native/llama.ts";
 import { readGgufHeader } from "../gguf/reader.ts";
 import { checkModelHeader } from "../stage/model-check.ts";
 
-export class Tokenizer {
+export class Tokenizer implements Detokenizer {
     private constructor(private readonly model: LlamaModel) {}
 
     static async load(modelPath: string): Promise<Tokenizer> {
@@ -23,6 +24,11 @@ export class Tokenizer {
 
     decode(tokens: readonly number[]): string {
         return this.model.detokenize(tokens as never[], false);
+    }
+
+    /** The text of `tokens` after `lastTokens` (incremental detokenization, see engine/text-stream.ts). */
+    detokenize(tokens: readonly number[], lastTokens: readonly number[]): string {
+        return this.model.detokenize(tokens as never[], false, lastTokens as never[]);
     }
 
     isEndOfGeneration(token: number): boolean {

@@ -3,25 +3,13 @@
 // before it reaches native code.
 import { GgmlType } from "../gguf/ggml-types.ts";
 import { readGgufHeader } from "../gguf/reader.ts";
-import { loadAddon, type NativeSamplerParams, type NativeStage, type NativeStageInfo } from "../native/addon.ts";
+import { loadAddon, type NativeStage, type NativeStageInfo } from "../native/addon.ts";
 import { readStageMetadata, type LayerRange } from "./slice.ts";
 import { checkModelHeader } from "./model-check.ts";
+import { effectiveThreads, resolveStageOptions, type StageOptions } from "./options.ts";
+import { resolveSampler, type SamplerParams } from "./sampler.ts";
 
-export interface StageLoadOptions {
-    threads?: number;
-    /** layers to offload to the GPU; -1 or a large number for all */
-    gpuLayers?: number;
-    /** KV-cache cells per sequence */
-    contextSize?: number;
-    /** most tokens in one forward call */
-    batchSize?: number;
-    maxSequences?: number;
-    flashAttention?: boolean | "auto";
-    /** 0-100: how long idle CPU worker threads spin before sleeping (0: sleep at once) */
-    threadPolling?: number;
-}
-
-export type SamplerParams = NativeSamplerParams;
+export type { SamplerParams } from "./sampler.ts";
 
 export interface ForwardInput {
     seqId: number;
@@ -47,68 +35,101 @@ export interface ForwardOutput {
     token?: number;
 }
 
+/** What a loaded stage is. */
+export interface StageShape {
+    file: string;
+    range: LayerRange;
+    layerTotal: number;
+    first: boolean;
+    last: boolean;
+    nEmbd: number;
+    nVocab: number;
+    /** token ids the first stage accepts: rows of its input embedding table */
+    inputVocab: number;
+    /**
+     * Whether single-token steps of several sequences in one batch give bit for bit what each
+     * gives alone. Measured true on x86-64 CPUs when every layer matrix is quantized; llama.cpp's
+     * kernels for f32/f16 weights change their summation order with the batch size (up to 1e-3 on
+     * logits). GPU backends and ARM CPUs (repacked quantized kernels) pick other kernels by batch
+     * size and are not measured, so they do not batch. Multi-token segments never share a batch.
+     */
+    batchesExactly: boolean;
+}
+
 const FLOAT_TYPES: ReadonlySet<number> = new Set([GgmlType.F32, GgmlType.F16, GgmlType.BF16]);
 
 export class StageInputError extends Error {
     constructor(message: string) { super(message); this.name = "StageInputError"; }
 }
 
-export class StageRuntime {
+export class StageDisposedError extends Error {
+    constructor(what: string) { super(`stage ${what} was disposed`); this.name = "StageDisposedError"; }
+}
+
+export class StageRuntime implements StageShape {
     private queue: Promise<unknown> = Promise.resolve();
     private readonly nextPos = new Map<number, number>();
-    private disposed = false;
+    private isDisposed = false;
+    readonly file: string;
+    readonly range: LayerRange;
+    readonly layerTotal: number;
+    readonly first: boolean;
+    readonly last: boolean;
+    readonly nEmbd: number;
+    readonly nVocab: number;
+    readonly inputVocab: number;
+    readonly batchesExactly: boolean;
 
-    private constructor(
-        private readonly native: NativeStage,
-        readonly file: string,
-        readonly range: LayerRange,
-        readonly totalLayers: number,
-        readonly first: boolean,
-        readonly last: boolean,
-        readonly nEmbd: number,
-        readonly nVocab: number,
-        readonly maxSequences: number,
-        readonly contextSize: number,
-        readonly batchSize: number,
-        /** token ids the first stage accepts: rows of its input embedding table */
-        readonly inputVocab: number,
-        /**
-         * Whether single-token steps of several sequences in one batch give bit-for-bit what each
-         * gives alone. True when every layer matrix is quantized; llama.cpp's CPU kernels for
-         * f32/f16 weights change their summation order with the batch size (measured: up to 1e-3
-         * on logits). Multi-token segments (prompts) batched together are not exact either way.
-         */
-        readonly batchesExactly: boolean
-    ) {}
+    private constructor(private readonly native: NativeStage, shape: StageShape, readonly options: Readonly<StageOptions>) {
+        this.file = shape.file;
+        this.range = shape.range;
+        this.layerTotal = shape.layerTotal;
+        this.first = shape.first;
+        this.last = shape.last;
+        this.nEmbd = shape.nEmbd;
+        this.nVocab = shape.nVocab;
+        this.inputVocab = shape.inputVocab;
+        this.batchesExactly = shape.batchesExactly;
+    }
 
     /** Loads a stage file, or a whole (unsliced) model as a single stage. */
-    static async load(file: string, options: StageLoadOptions = {}): Promise<StageRuntime> {
+    static async load(file: string, options: Partial<StageOptions> = {}): Promise<StageRuntime> {
+        const resolved = resolveStageOptions(options);
         const header = readGgufHeader(file);
-        checkModelHeader(header, file, { role: readStageMetadata(header) == null ? "model" : "stage" });
         const meta = readStageMetadata(header);
+        checkModelHeader(header, file, { role: meta == null ? "model" : "stage" });
         const addon = await loadAddon();
-        const contextSize = options.contextSize ?? 4096;
-        const batchSize = options.batchSize ?? 512;
-        const maxSequences = options.maxSequences ?? 1;
-        const fa = options.flashAttention ?? "auto";
         const native = await addon.loadStage(file, {
-            threads: options.threads ?? 0,
-            gpuLayers: options.gpuLayers ?? 0,
-            contextSize, batchSize, maxSequences,
-            flashAttention: fa === "auto" ? -1 : fa ? 1 : 0,
-            threadPolling: options.threadPolling ?? 0,
+            threads: effectiveThreads(resolved.threads),
+            gpuLayers: resolved.gpuLayers,
+            contextSize: resolved.contextSize, batchSize: resolved.batchSize, maxSequences: resolved.maxSequences,
+            flashAttention: resolved.flashAttention === "auto" ? -1 : resolved.flashAttention === "on" ? 1 : 0,
+            threadPolling: resolved.threadPolling,
             ...(meta?.inputTable != null ? { inputTable: meta.inputTable } : {})
         });
         const info = native.info();
-        const range = meta == null ? { start: 0, end: info.nLayer } : { start: meta.layerStart, end: meta.layerEnd };
-        return new StageRuntime(native, file, range, meta?.layerTotal ?? info.nLayer, meta?.first ?? true, meta?.last ?? true,
-            info.nEmbd, info.nVocab, maxSequences, contextSize, batchSize, meta?.inputTable?.rows ?? info.nVocab,
-            header.tensors.every((t) => !t.name.startsWith("blk.") || t.dims.length < 2 || !FLOAT_TYPES.has(t.type)));
+        const quantized = header.tensors.every((t) => !t.name.startsWith("blk.") || t.dims.length < 2 || !FLOAT_TYPES.has(t.type));
+        return new StageRuntime(native, {
+            file,
+            range: meta == null ? { start: 0, end: info.nLayer } : { start: meta.layerStart, end: meta.layerEnd },
+            layerTotal: meta?.layerTotal ?? info.nLayer,
+            first: meta?.first ?? true,
+            last: meta?.last ?? true,
+            nEmbd: info.nEmbd,
+            nVocab: info.nVocab,
+            inputVocab: meta?.inputTable?.rows ?? info.nVocab,
+            batchesExactly: quantized && resolved.gpuLayers === 0 && process.arch === "x64"
+        }, resolved);
     }
+
+    get maxSequences(): number { return this.options.maxSequences; }
+    get contextSize(): number { return this.options.contextSize; }
+    get batchSize(): number { return this.options.batchSize; }
+    get disposed(): boolean { return this.isDisposed; }
 
     private serialize<T>(fn: () => Promise<T> | T): Promise<T> {
         const run = this.queue.then(() => {
-            if (this.disposed) throw new Error(`stage ${this.describe()} was disposed`);
+            if (this.isDisposed) throw new StageDisposedError(this.describe());
             return fn();
         });
         this.queue = run.catch(() => {});
@@ -122,7 +143,7 @@ export class StageRuntime {
             throw new StageInputError(`sequence id ${seqId} is out of range: this stage holds sequences 0-${this.maxSequences - 1}`);
     }
 
-    /** Validates one sequence's request; throws StageInputError describing what is wrong. */
+    /** Validates one sequence's request against the stage's current state; returns its token count. */
     validate(input: ForwardInput): number {
         this.checkSeq(input.seqId);
         const expected = this.nextPos.get(input.seqId) ?? 0;
@@ -172,6 +193,10 @@ export class StageRuntime {
             if (seqs.size !== inputs.length) throw new StageInputError("a sequence may appear only once in a batch");
             const total = counts.reduce((a, b) => a + b, 0);
             if (total > this.batchSize) throw new StageInputError(`batch of ${total} tokens exceeds this stage's batch size ${this.batchSize}`);
+            // In order of sequence id: llama.cpp computes a batch as ubatches of consecutive ids.
+            const order = inputs.map((_, k) => k).sort((a, b) => inputs[a]!.seqId - inputs[b]!.seqId);
+            const sorted = order.map((k) => inputs[k]!);
+            const sortedCounts = order.map((k) => counts[k]!);
             const concat = <T extends Int32Array | Float32Array>(parts: T[], make: (n: number) => T): T => {
                 if (parts.length === 1) return parts[0]!;
                 const out = make(parts.reduce((a, p) => a + p.length, 0));
@@ -180,19 +205,20 @@ export class StageRuntime {
                 return out;
             };
             const res = await this.native.forward({
-                segments: inputs.map((input, k) => ({
-                    seqId: input.seqId, pos: input.pos, n: counts[k]!,
+                segments: sorted.map((input, k) => ({
+                    seqId: input.seqId, pos: input.pos, n: sortedCounts[k]!,
                     logits: input.logits === "all" ? 2 : input.logits === "last" ? 1 : 0,
                     sample: input.sample ?? false,
                     ...(input.accept != null ? { accept: input.accept } : {})
                 })),
-                ...(this.first ? { tokens: concat(inputs.map((i) => i.tokens!), (n) => new Int32Array(n)) }
-                    : { hidden: concat(inputs.map((i) => i.hidden!), (n) => new Float32Array(n)) }),
+                ...(this.first ? { tokens: concat(sorted.map((i) => i.tokens!), (n) => new Int32Array(n)) }
+                    : { hidden: concat(sorted.map((i) => i.hidden!), (n) => new Float32Array(n)) }),
                 outputHidden: !this.last
             });
+            const outputs: ForwardOutput[] = new Array(inputs.length);
             let row = 0;
-            return inputs.map((input, k) => {
-                const n = counts[k]!;
+            sorted.forEach((input, k) => {
+                const n = sortedCounts[k]!;
                 this.nextPos.set(input.seqId, input.pos + n);
                 const seg = res.segments[k]!;
                 const out: ForwardOutput = { nTokens: n, computeMs: res.computeMs };
@@ -200,13 +226,16 @@ export class StageRuntime {
                 if (seg.logits != null) out.logits = seg.logits;
                 if (seg.token != null) out.token = seg.token;
                 row += n;
-                return out;
+                outputs[order[k]!] = out;
             });
+            return outputs;
         });
     }
 
+    /** Sets a sequence's sampling (checked and filled in; `null`: greedy). */
     setSampler(seqId: number, params: SamplerParams | null): Promise<void> {
-        return this.serialize(() => { this.checkSeq(seqId); this.native.setSampler(seqId, params); });
+        const resolved = params == null ? null : resolveSampler(params);
+        return this.serialize(() => { this.checkSeq(seqId); this.native.setSampler(seqId, resolved); });
     }
 
     /** Forgets a sequence: its KV cache and its sampler. */
@@ -234,7 +263,10 @@ export class StageRuntime {
 
     info(): Promise<NativeStageInfo> { return this.serialize(() => this.native.info()); }
 
+    private disposing: Promise<void> | null = null;
+
     dispose(): Promise<void> {
-        return this.serialize(() => { this.native.dispose(); this.disposed = true; });
+        this.disposing ??= this.serialize(() => { this.native.dispose(); this.isDisposed = true; });
+        return this.disposing;
     }
 }

@@ -16,7 +16,7 @@ export interface LayerRange { start: number; end: number }
 
 export interface SliceProgress { phase: "slicing"; file: string; bytesDone: number; bytesTotal: number }
 
-export interface SliceOptions { onProgress?: (p: SliceProgress) => void; chunkBytes?: number }
+export interface SliceOptions { onProgress?: (p: SliceProgress) => void; chunkBytes?: number; signal?: AbortSignal }
 
 export interface StageFileInfo {
     path: string;
@@ -26,6 +26,9 @@ export interface StageFileInfo {
     last: boolean;
     bytes: number;
 }
+
+/** Version of the stage file layout; part of every cache key, so a changed layout is never mixed with an old one. */
+export const STAGE_FORMAT_VERSION = 1;
 
 export const STAGE_KEYS = {
     version: "hearth.stage.version",
@@ -111,7 +114,7 @@ export async function sliceStage(modelPath: string, range: LayerRange, outPath: 
         kv.set("tokenizer.ggml.model", str("none"));
         kv.set(`${arch}.vocab_size`, u32(1));
     }
-    kv.set(STAGE_KEYS.version, u32(1));
+    kv.set(STAGE_KEYS.version, u32(STAGE_FORMAT_VERSION));
     kv.set(STAGE_KEYS.layerStart, u32(range.start));
     kv.set(STAGE_KEYS.layerEnd, u32(range.end));
     kv.set(STAGE_KEYS.layerTotal, u32(total));
@@ -165,6 +168,7 @@ export async function sliceStage(modelPath: string, range: LayerRange, outPath: 
         let pos = offset;
         const end = offset + size;
         while (pos < end) {
+            if (opts.signal?.aborted) throw opts.signal.reason;
             const n = Number(end - pos < BigInt(chunk.length) ? end - pos : BigInt(chunk.length));
             const { bytesRead } = await src.read(chunk, 0, n, Number(pos));
             if (bytesRead !== n) throw new Error(`${modelPath}: file is truncated (short read at byte ${pos})`);

@@ -15,7 +15,7 @@ export async function startNode(name: string, dataDir: string, extra: string[] =
     const log: string[] = [];
     child.stderr!.on("data", (d: Buffer) => log.push(d.toString()));
     const address = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`node ${name} did not start: ${log.join("")}`)), 30000);
+        const timer = setTimeout(() => reject(new Error(`node ${name} did not start: ${log.join("")}`)), 60000);
         child.stdout!.on("data", (d: Buffer) => {
             const m = /listening on (127\.0\.0\.1:\d+)/.exec(d.toString());
             if (m != null) { clearTimeout(timer); resolve(m[1]!); }
@@ -25,9 +25,19 @@ export async function startNode(name: string, dataDir: string, extra: string[] =
     return { name, address, dataDir, child, log };
 }
 
+/** Kills a node at once (as a crash or a pulled plug would). */
 export async function stopNode(n: NodeProcess): Promise<void> {
     if (n.child.exitCode != null || n.child.signalCode != null) return;
     const exited = new Promise((r) => n.child.once("exit", r));
     n.child.kill("SIGKILL");
     await exited;
+}
+
+/** Asks a node to stop (SIGTERM) and waits; resolves with its exit code and how long it took. */
+export async function terminateNode(n: NodeProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+    const t0 = performance.now();
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => n.child.once("exit", (code, signal) => r({ code, signal })));
+    n.child.kill("SIGTERM");
+    const r = await exited;
+    return { ...r, ms: performance.now() - t0 };
 }

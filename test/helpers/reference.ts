@@ -1,13 +1,17 @@
-// Greedy generation by node-llama-cpp on the whole model in one context: the reference.
+// Greedy generation by node-llama-cpp on the whole model in one context: the reference. Options
+// left out are node-llama-cpp's defaults (flash attention "auto", its thread count).
 import { getLlamaInstance } from "../../app/native/llama.ts";
 
-export interface ReferenceOptions { contextSize: number; threads: number; flashAttention: boolean }
+export interface ReferenceOptions { contextSize: number; threads?: number; flashAttention?: boolean }
 
 export async function referenceGreedy(modelPath: string, promptTokens: number[], maxTokens: number, o: ReferenceOptions): Promise<number[]> {
     const llama = await getLlamaInstance();
     const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
     try {
-        const context = await model.createContext({ contextSize: o.contextSize, batchSize: 512, threads: o.threads, flashAttention: o.flashAttention, sequences: 1 });
+        const context = await model.createContext({
+            contextSize: o.contextSize, sequences: 1,
+            ...(o.threads != null ? { threads: o.threads } : {}), ...(o.flashAttention != null ? { flashAttention: o.flashAttention } : {})
+        });
         try {
             const sequence = context.getSequence();
             const out: number[] = [];

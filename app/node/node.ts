@@ -1,0 +1,264 @@
+// A Hearth node: hosts pipeline stages for the cluster. Composes the gRPC service (service.ts),
+// the stage store and uploads (stage-store.ts), memory reservations (resources.ts), and the
+// hosted stages with their executors, leases and downstream links (hosted-stage.ts).
+import os from "node:os";
+import * as grpc from "@grpc/grpc-js";
+import { loadAddon, type NativeAddon } from "../native/addon.ts";
+import { getLlamaInstance } from "../native/llama.ts";
+import { readGgufHeader } from "../gguf/reader.ts";
+import { estimateStageMemory } from "../placement/memory.ts";
+import { StageRuntime } from "../stage/runtime.ts";
+import { ModelFileError, checkModelHeader } from "../stage/model-check.ts";
+import { resolveStageOptions, StageOptionsError, type StageOptions } from "../stage/options.ts";
+import { GgufError, readGgufHeaderFromBytes } from "../gguf/reader.ts";
+import { formatBytes } from "../util/format.ts";
+import { EventHub } from "../util/event-hub.ts";
+import { HEARTH_VERSION } from "../version.ts";
+import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, type NodeInfo, type PrepareStageReply, type PrepareStageRequest__Output } from "../protocol/proto.ts";
+import { Sessions } from "./auth.ts";
+import { DownstreamLink } from "./downstream.ts";
+import { NodeError, invalid } from "./errors.ts";
+import { applyNodeEvent, initialNodeState, type NodeEvent, type NodeState } from "./events.ts";
+import { HostedStage } from "./hosted-stage.ts";
+import { MemoryLedger } from "./resources.ts";
+import { NodeService } from "./service.ts";
+import { SHA256_RE, StageStore } from "./stage-store.ts";
+import { bytesPerValue } from "./activations.ts";
+
+export interface NodeOptions {
+    /** shown to peers and in messages */
+    name: string;
+    /** the address to listen on. Defaults to 0.0.0.0 */
+    host?: string;
+    /** 0: any free port. */
+    port: number;
+    dataDir: string;
+    clusterKey: Buffer;
+    /** the most memory this node lets its stages use. Defaults to the machine's RAM less a safety share */
+    memoryLimitBytes?: number;
+    /** how long a stage stays loaded while no coordinator holds it. Defaults to 30 s */
+    leaseMs?: number;
+    log?: (line: string) => void;
+}
+
+const PIPELINE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const PIPELINE_KEY = /^[A-Za-z0-9_-]{16,128}$/;
+const ADDRESS = /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/;
+/** bytes of an activation message besides its hidden states */
+const MESSAGE_OVERHEAD = 64 * 1024;
+
+export class HearthNode {
+    private readonly server = new grpc.Server({
+        "grpc.max_receive_message_length": MAX_MESSAGE_BYTES, "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+        "grpc.keepalive_time_ms": 10000, "grpc.keepalive_timeout_ms": 5000, "grpc.keepalive_permit_without_calls": 1,
+        "grpc.http2.min_ping_interval_without_data_ms": 5000, "grpc.max_concurrent_streams": 256
+    });
+    readonly sessions: Sessions;
+    readonly stages = new Map<string, HostedStage>();
+    private readonly preparing = new Map<string, Promise<PrepareStageReply>>();
+    readonly store: StageStore;
+    readonly memory: MemoryLedger;
+    readonly events: EventHub<NodeState, NodeEvent>;
+    private readonly started = performance.now();
+    private addonRef: NativeAddon | null = null;
+    private backendName = "cpu";
+    private disposed = false;
+    port = 0;
+
+    private constructor(readonly options: NodeOptions) {
+        this.sessions = new Sessions(options.clusterKey);
+        this.events = new EventHub(initialNodeState(options.name), applyNodeEvent);
+        this.store = new StageStore(options.dataDir, (p) => this.events.emit(p.done
+            ? { type: "uploadFinished", stageSha256: p.stageSha256, bytes: p.bytesTotal }
+            : { type: "uploadProgress", stageSha256: p.stageSha256, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }));
+        this.memory = new MemoryLedger(options.memoryLimitBytes != null ? { limitBytes: options.memoryLimitBytes } : {});
+    }
+
+    static async start(options: NodeOptions): Promise<HearthNode> {
+        const node = new HearthNode(options);
+        node.addonRef = await loadAddon();
+        const gpu = (await getLlamaInstance()).gpu;
+        node.backendName = gpu === false ? "cpu" : gpu;
+        await node.memory.refresh();
+        node.server.addService(...new NodeService(node).definition());
+        node.port = await new Promise<number>((resolve, reject) =>
+            node.server.bindAsync(`${options.host ?? "0.0.0.0"}:${options.port}`, grpc.ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port))));
+        node.events.emit({ type: "started", name: options.name, port: node.port });
+        return node;
+    }
+
+    get name(): string { return this.options.name; }
+    get addon(): NativeAddon { return this.addonRef!; }
+    get leaseMs(): number { return this.options.leaseMs ?? 30000; }
+    get uptimeSeconds(): number { return (performance.now() - this.started) / 1000; }
+
+    log(line: string) { this.options.log?.(`[${this.options.name}] ${line}`); }
+
+    async info(): Promise<NodeInfo> {
+        await this.memory.refresh();
+        const mem = this.memory.snapshot();
+        return {
+            name: this.options.name, version: HEARTH_VERSION, protocol: PROTOCOL_VERSION, os: `${process.platform} ${process.arch}`,
+            backend: this.backendName, totalMemoryBytes: mem.totalBytes, freeMemoryBytes: mem.freeBytes, reservedMemoryBytes: mem.reservedBytes,
+            cpuThreads: os.availableParallelism(), capabilities: ["f16-activations", "resumable-upload", "in-band-release"],
+            stages: [...this.stages.values()].map((s) => s.status())
+        };
+    }
+
+    /** The hosted stage for a message; NOT_FOUND when this node does not hold it (it restarted, or the lease ran out). */
+    stage(pipelineId: string, stageIndex: number): HostedStage {
+        const s = this.stages.get(`${pipelineId}/${stageIndex}`);
+        if (s == null) throw new NodeError(grpc.status.NOT_FOUND, `unknown pipeline '${String(pipelineId).slice(0, 64)}' stage ${stageIndex} (prepare it first; it may have been freed)`);
+        return s;
+    }
+
+    // ---- preparing a stage ---------------------------------------------------------------------
+
+    async prepareStage(req: PrepareStageRequest__Output, session: { token: string; peer: string }): Promise<PrepareStageReply> {
+        if (this.disposed) throw new NodeError(grpc.status.UNAVAILABLE, "the node is shutting down");
+        const options = this.validatePrepare(req);
+        const key = `${req.pipelineId}/${req.stageIndex}`;
+        const existing = this.stages.get(key);
+        if (existing != null) {
+            if (existing.options.stageSha256 !== req.stageSha256 || existing.options.ownerToken !== session.token)
+                throw new NodeError(grpc.status.ALREADY_EXISTS, `pipeline ${req.pipelineId} stage ${req.stageIndex} already holds another stage here`);
+            return { status: "READY", resumeOffset: 0, loadMs: 0, memoryBytes: existing.reservation.bytes };
+        }
+        const inFlight = this.preparing.get(key);
+        if (inFlight != null) return inFlight;
+        const run = this.prepareNew(req, options, session).finally(() => this.preparing.delete(key));
+        this.preparing.set(key, run);
+        return run;
+    }
+
+    private validatePrepare(req: PrepareStageRequest__Output): StageOptions {
+        if (!PIPELINE_ID.test(req.pipelineId)) throw invalid("pipeline id must be 1-64 characters of [A-Za-z0-9_-]");
+        if (!PIPELINE_KEY.test(req.pipelineKey)) throw invalid("pipeline key must be 16-128 characters of [A-Za-z0-9_-]");
+        if (!SHA256_RE.test(req.modelSha256) || !SHA256_RE.test(req.stageSha256)) throw invalid("model and stage hashes must be 64 lowercase hex characters");
+        const r = req.layers;
+        if (r == null || r.end <= r.start || r.end > req.layerTotal || req.layerTotal > 4096) throw invalid("layer range out of bounds");
+        if (req.stageCount < 1 || req.stageCount > 256 || req.stageIndex >= req.stageCount) throw invalid(`stage ${req.stageIndex} of ${req.stageCount} is out of range`);
+        if (req.stageBytes <= 0 || req.stageBytes > 2 ** 45) throw invalid("stage size out of range");
+        if (req.nextAddress !== "" && !ADDRESS.test(req.nextAddress)) throw invalid(`bad next address '${req.nextAddress.slice(0, 100)}'`);
+        if ((req.nextAddress === "") !== (req.stageIndex === req.stageCount - 1)) throw invalid("every stage but the last needs the next stage's address");
+        if (req.nextAddress !== "" && bytesPerValue(req.activations) == null) throw invalid("activations must be F32 or F16");
+        const o = req.options;
+        if (o == null) throw invalid("stage options are missing");
+        try {
+            return resolveStageOptions({
+                contextSize: o.contextSize, maxSequences: o.maxSequences, batchSize: o.batchSize, threads: o.threads, gpuLayers: Math.max(0, o.gpuLayers),
+                flashAttention: o.flashAttention === "FLASH_ATTENTION_ON" ? "on" : o.flashAttention === "FLASH_ATTENTION_OFF" ? "off" : "auto"
+            });
+        } catch (e) {
+            if (e instanceof StageOptionsError) throw invalid(e.message);
+            throw e;
+        }
+    }
+
+    private async prepareNew(req: PrepareStageRequest__Output, options: StageOptions, session: { token: string; peer: string }): Promise<PrepareStageReply> {
+        const range = req.layers!;
+        const file = await this.store.verified(req.stageSha256, req.stageBytes);
+        let header;
+        if (file == null) {
+            // Not here yet: check the header sent ahead, and refuse what could not fit before any transfer.
+            try {
+                header = readGgufHeaderFromBytes(req.stageHeader, `stage ${req.stageSha256.slice(0, 12)}`, BigInt(req.stageBytes));
+                checkModelHeader(header, `the stage file of layers ${range.start}-${range.end}`, { role: "stage" });
+            } catch (e) {
+                throw invalid(`the stage header sent ahead is not usable: ${(e as Error).message}`);
+            }
+        } else {
+            try {
+                header = readGgufHeader(file);
+            } catch (e) {
+                await this.store.remove(req.stageSha256);
+                throw new NodeError(grpc.status.DATA_LOSS, `the cached stage file was unreadable and was removed (${(e as Error).message}); send it again`);
+            }
+        }
+        // Memory from the stage's own header and the options: a peer's number is never trusted.
+        const nEmbd = Number(header.tensors.find((t) => t.name === "output_norm.weight")?.dims[0] ?? 0n);
+        const need = estimateStageMemory(header, req.stageBytes, options);
+        const outBytes = options.batchSize * nEmbd * (bytesPerValue(req.activations) ?? 4) + MESSAGE_OVERHEAD;
+        if (outBytes > MAX_MESSAGE_BYTES || options.batchSize * nEmbd * 4 + MESSAGE_OVERHEAD > MAX_MESSAGE_BYTES)
+            throw new NodeError(grpc.status.INVALID_ARGUMENT, `a step of ${options.batchSize} tokens × ${nEmbd} values would exceed the ${formatBytes(MAX_MESSAGE_BYTES)} message limit; ` +
+                `use a batch size of at most ${Math.floor((MAX_MESSAGE_BYTES - MESSAGE_OVERHEAD) / (nEmbd * 4))}`);
+        await this.memory.refresh();
+        const fits = () => need.totalBytes <= this.memory.snapshot().freeBytes;
+        const reservation = file == null ? null : this.memory.tryReserve(need.totalBytes, `${req.pipelineId}/${req.stageIndex}`);
+        if (file == null ? !fits() : reservation == null) {
+            const free = this.memory.snapshot().freeBytes;
+            throw new NodeError(grpc.status.RESOURCE_EXHAUSTED, `node '${this.options.name}' has ${formatBytes(free)} free; layers ${range.start}-${range.end} need ${formatBytes(need.totalBytes)}` +
+                ` (${formatBytes(need.totalBytes - free)} more) — add a machine, give this one fewer layers, use a shorter context, or choose a smaller quantization`);
+        }
+        if (file == null || reservation == null) return { status: "NEED_UPLOAD", resumeOffset: await this.store.resumeOffset(req.stageSha256, req.stageBytes), loadMs: 0, memoryBytes: 0 };
+        const t0 = performance.now();
+        this.events.emit({ type: "stageLoading", pipelineId: req.pipelineId, stageIndex: req.stageIndex, layers: [range.start, range.end] });
+        let stage: StageRuntime;
+        try {
+            stage = await StageRuntime.load(file, options);
+        } catch (e) {
+            reservation.release();
+            if (e instanceof ModelFileError || e instanceof GgufError || /could not load|input embedding table|truncated/.test((e as Error).message)) {
+                await this.store.remove(req.stageSha256);
+                throw new NodeError(grpc.status.FAILED_PRECONDITION, `the stage file could not be loaded and was removed: ${(e as Error).message}`);
+            }
+            throw e;
+        }
+        if (stage.range.start !== range.start || stage.range.end !== range.end || stage.layerTotal !== req.layerTotal || stage.last !== (req.nextAddress === "")) {
+            await stage.dispose();
+            reservation.release();
+            await this.store.remove(req.stageSha256);
+            throw new NodeError(grpc.status.DATA_LOSS, `the stage file holds layers ${stage.range.start}-${stage.range.end} of ${stage.layerTotal}, not ${range.start}-${range.end} of ${req.layerTotal}; it was removed`);
+        }
+        let downstream: DownstreamLink | null = null;
+        let hosted: HostedStage | null = null;
+        if (req.nextAddress !== "") {
+            try {
+                downstream = await DownstreamLink.open({
+                    address: req.nextAddress, clusterKey: this.options.clusterKey, nodeName: this.options.name, pipelineKey: req.pipelineKey,
+                    onStatus: (connected, message) => hosted?.linkChanged(connected, message)
+                });
+            } catch (e) {
+                await stage.dispose();
+                reservation.release();
+                throw new NodeError(grpc.status.UNAVAILABLE, `cannot reach the next stage at ${req.nextAddress}: ${(e as Error).message}`);
+            }
+        }
+        if (this.disposed) {
+            downstream?.close();
+            await stage.dispose();
+            reservation.release();
+            throw new NodeError(grpc.status.UNAVAILABLE, "the node is shutting down");
+        }
+        hosted = new HostedStage(stage, reservation, downstream, {
+            pipelineId: req.pipelineId, stageIndex: req.stageIndex, stageCount: req.stageCount, modelSha256: req.modelSha256, stageSha256: req.stageSha256,
+            ownerToken: session.token, ownerName: session.peer, pipelineKey: req.pipelineKey, nodeName: this.options.name,
+            activations: req.activations === "F16" ? "F16" : "F32", leaseMs: this.leaseMs, addon: this.addon,
+            emit: (e) => this.events.emit(e), onClosed: (s) => { if (this.stages.get(s.key) === s) this.stages.delete(s.key); }
+        });
+        this.stages.set(hosted.key, hosted);
+        const loadMs = performance.now() - t0;
+        this.events.emit({ type: "stageLoaded", pipelineId: req.pipelineId, stageIndex: req.stageIndex, layers: [range.start, range.end], loadMs, memoryBytes: reservation.bytes });
+        this.log(`pipeline ${req.pipelineId}: stage ${req.stageIndex + 1}/${req.stageCount}, layers ${range.start}-${range.end} of ${req.layerTotal} loaded (${formatBytes(reservation.bytes)} reserved)${req.nextAddress ? `, next ${req.nextAddress}` : ", last stage"}`);
+        return { status: "READY", resumeOffset: 0, loadMs, memoryBytes: reservation.bytes };
+    }
+
+    async closePipeline(pipelineId: string, sessionToken: string | null, reason: string): Promise<void> {
+        for (const s of [...this.stages.values()]) {
+            if (s.options.pipelineId !== pipelineId) continue;
+            if (sessionToken != null && s.options.ownerToken !== sessionToken)
+                throw new NodeError(grpc.status.PERMISSION_DENIED, `pipeline ${pipelineId} belongs to '${s.options.ownerName}'; only it may close it`);
+            await s.close(reason);
+        }
+    }
+
+    /** Closes every stage, then the server (calls in flight get 2 s). */
+    async dispose(): Promise<void> {
+        if (this.disposed) return;
+        this.disposed = true;
+        await Promise.all([...this.stages.values()].map((s) => s.close("the node is shutting down")));
+        const graceful = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+        await Promise.race([graceful, new Promise((r) => setTimeout(r, 2000).unref())]);
+        this.server.forceShutdown();
+    }
+}

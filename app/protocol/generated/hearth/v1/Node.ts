@@ -1,0 +1,121 @@
+// Original file: proto/hearth/v1/node.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AttachRequest as _hearth_v1_AttachRequest, AttachRequest__Output as _hearth_v1_AttachRequest__Output } from '../../hearth/v1/AttachRequest.ts';
+import type { ClosePipelineReply as _hearth_v1_ClosePipelineReply, ClosePipelineReply__Output as _hearth_v1_ClosePipelineReply__Output } from '../../hearth/v1/ClosePipelineReply.ts';
+import type { ClosePipelineRequest as _hearth_v1_ClosePipelineRequest, ClosePipelineRequest__Output as _hearth_v1_ClosePipelineRequest__Output } from '../../hearth/v1/ClosePipelineRequest.ts';
+import type { ForwardMessage as _hearth_v1_ForwardMessage, ForwardMessage__Output as _hearth_v1_ForwardMessage__Output } from '../../hearth/v1/ForwardMessage.ts';
+import type { ForwardReply as _hearth_v1_ForwardReply, ForwardReply__Output as _hearth_v1_ForwardReply__Output } from '../../hearth/v1/ForwardReply.ts';
+import type { HealthReply as _hearth_v1_HealthReply, HealthReply__Output as _hearth_v1_HealthReply__Output } from '../../hearth/v1/HealthReply.ts';
+import type { HealthRequest as _hearth_v1_HealthRequest, HealthRequest__Output as _hearth_v1_HealthRequest__Output } from '../../hearth/v1/HealthRequest.ts';
+import type { InfoRequest as _hearth_v1_InfoRequest, InfoRequest__Output as _hearth_v1_InfoRequest__Output } from '../../hearth/v1/InfoRequest.ts';
+import type { JoinReply as _hearth_v1_JoinReply, JoinReply__Output as _hearth_v1_JoinReply__Output } from '../../hearth/v1/JoinReply.ts';
+import type { JoinRequest as _hearth_v1_JoinRequest, JoinRequest__Output as _hearth_v1_JoinRequest__Output } from '../../hearth/v1/JoinRequest.ts';
+import type { NodeInfo as _hearth_v1_NodeInfo, NodeInfo__Output as _hearth_v1_NodeInfo__Output } from '../../hearth/v1/NodeInfo.ts';
+import type { PipelineEvent as _hearth_v1_PipelineEvent, PipelineEvent__Output as _hearth_v1_PipelineEvent__Output } from '../../hearth/v1/PipelineEvent.ts';
+import type { PrepareStageReply as _hearth_v1_PrepareStageReply, PrepareStageReply__Output as _hearth_v1_PrepareStageReply__Output } from '../../hearth/v1/PrepareStageReply.ts';
+import type { PrepareStageRequest as _hearth_v1_PrepareStageRequest, PrepareStageRequest__Output as _hearth_v1_PrepareStageRequest__Output } from '../../hearth/v1/PrepareStageRequest.ts';
+import type { UploadChunk as _hearth_v1_UploadChunk, UploadChunk__Output as _hearth_v1_UploadChunk__Output } from '../../hearth/v1/UploadChunk.ts';
+import type { UploadReply as _hearth_v1_UploadReply, UploadReply__Output as _hearth_v1_UploadReply__Output } from '../../hearth/v1/UploadReply.ts';
+
+export interface NodeClient extends grpc.Client {
+  Attach(argument: _hearth_v1_AttachRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_hearth_v1_PipelineEvent__Output>;
+  Attach(argument: _hearth_v1_AttachRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_hearth_v1_PipelineEvent__Output>;
+  attach(argument: _hearth_v1_AttachRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_hearth_v1_PipelineEvent__Output>;
+  attach(argument: _hearth_v1_AttachRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_hearth_v1_PipelineEvent__Output>;
+  
+  ClosePipeline(argument: _hearth_v1_ClosePipelineRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_ClosePipelineReply__Output>): grpc.ClientUnaryCall;
+  ClosePipeline(argument: _hearth_v1_ClosePipelineRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_ClosePipelineReply__Output>): grpc.ClientUnaryCall;
+  ClosePipeline(argument: _hearth_v1_ClosePipelineRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_ClosePipelineReply__Output>): grpc.ClientUnaryCall;
+  ClosePipeline(argument: _hearth_v1_ClosePipelineRequest, callback: grpc.requestCallback<_hearth_v1_ClosePipelineReply__Output>): grpc.ClientUnaryCall;
+  closePipeline(argument: _hearth_v1_ClosePipelineRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_ClosePipelineReply__Output>): grpc.ClientUnaryCall;
+  closePipeline(argument: _hearth_v1_ClosePipelineRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_ClosePipelineReply__Output>): grpc.ClientUnaryCall;
+  closePipeline(argument: _hearth_v1_ClosePipelineRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_ClosePipelineReply__Output>): grpc.ClientUnaryCall;
+  closePipeline(argument: _hearth_v1_ClosePipelineRequest, callback: grpc.requestCallback<_hearth_v1_ClosePipelineReply__Output>): grpc.ClientUnaryCall;
+  
+  Forward(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_ForwardReply__Output>): grpc.ClientWritableStream<_hearth_v1_ForwardMessage>;
+  Forward(metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_ForwardReply__Output>): grpc.ClientWritableStream<_hearth_v1_ForwardMessage>;
+  Forward(options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_ForwardReply__Output>): grpc.ClientWritableStream<_hearth_v1_ForwardMessage>;
+  Forward(callback: grpc.requestCallback<_hearth_v1_ForwardReply__Output>): grpc.ClientWritableStream<_hearth_v1_ForwardMessage>;
+  forward(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_ForwardReply__Output>): grpc.ClientWritableStream<_hearth_v1_ForwardMessage>;
+  forward(metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_ForwardReply__Output>): grpc.ClientWritableStream<_hearth_v1_ForwardMessage>;
+  forward(options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_ForwardReply__Output>): grpc.ClientWritableStream<_hearth_v1_ForwardMessage>;
+  forward(callback: grpc.requestCallback<_hearth_v1_ForwardReply__Output>): grpc.ClientWritableStream<_hearth_v1_ForwardMessage>;
+  
+  GetInfo(argument: _hearth_v1_InfoRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_NodeInfo__Output>): grpc.ClientUnaryCall;
+  GetInfo(argument: _hearth_v1_InfoRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_NodeInfo__Output>): grpc.ClientUnaryCall;
+  GetInfo(argument: _hearth_v1_InfoRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_NodeInfo__Output>): grpc.ClientUnaryCall;
+  GetInfo(argument: _hearth_v1_InfoRequest, callback: grpc.requestCallback<_hearth_v1_NodeInfo__Output>): grpc.ClientUnaryCall;
+  getInfo(argument: _hearth_v1_InfoRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_NodeInfo__Output>): grpc.ClientUnaryCall;
+  getInfo(argument: _hearth_v1_InfoRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_NodeInfo__Output>): grpc.ClientUnaryCall;
+  getInfo(argument: _hearth_v1_InfoRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_NodeInfo__Output>): grpc.ClientUnaryCall;
+  getInfo(argument: _hearth_v1_InfoRequest, callback: grpc.requestCallback<_hearth_v1_NodeInfo__Output>): grpc.ClientUnaryCall;
+  
+  Health(argument: _hearth_v1_HealthRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_HealthReply__Output>): grpc.ClientUnaryCall;
+  Health(argument: _hearth_v1_HealthRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_HealthReply__Output>): grpc.ClientUnaryCall;
+  Health(argument: _hearth_v1_HealthRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_HealthReply__Output>): grpc.ClientUnaryCall;
+  Health(argument: _hearth_v1_HealthRequest, callback: grpc.requestCallback<_hearth_v1_HealthReply__Output>): grpc.ClientUnaryCall;
+  health(argument: _hearth_v1_HealthRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_HealthReply__Output>): grpc.ClientUnaryCall;
+  health(argument: _hearth_v1_HealthRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_HealthReply__Output>): grpc.ClientUnaryCall;
+  health(argument: _hearth_v1_HealthRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_HealthReply__Output>): grpc.ClientUnaryCall;
+  health(argument: _hearth_v1_HealthRequest, callback: grpc.requestCallback<_hearth_v1_HealthReply__Output>): grpc.ClientUnaryCall;
+  
+  Join(argument: _hearth_v1_JoinRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_JoinReply__Output>): grpc.ClientUnaryCall;
+  Join(argument: _hearth_v1_JoinRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_JoinReply__Output>): grpc.ClientUnaryCall;
+  Join(argument: _hearth_v1_JoinRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_JoinReply__Output>): grpc.ClientUnaryCall;
+  Join(argument: _hearth_v1_JoinRequest, callback: grpc.requestCallback<_hearth_v1_JoinReply__Output>): grpc.ClientUnaryCall;
+  join(argument: _hearth_v1_JoinRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_JoinReply__Output>): grpc.ClientUnaryCall;
+  join(argument: _hearth_v1_JoinRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_JoinReply__Output>): grpc.ClientUnaryCall;
+  join(argument: _hearth_v1_JoinRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_JoinReply__Output>): grpc.ClientUnaryCall;
+  join(argument: _hearth_v1_JoinRequest, callback: grpc.requestCallback<_hearth_v1_JoinReply__Output>): grpc.ClientUnaryCall;
+  
+  PrepareStage(argument: _hearth_v1_PrepareStageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
+  PrepareStage(argument: _hearth_v1_PrepareStageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
+  PrepareStage(argument: _hearth_v1_PrepareStageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
+  PrepareStage(argument: _hearth_v1_PrepareStageRequest, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
+  prepareStage(argument: _hearth_v1_PrepareStageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
+  prepareStage(argument: _hearth_v1_PrepareStageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
+  prepareStage(argument: _hearth_v1_PrepareStageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
+  prepareStage(argument: _hearth_v1_PrepareStageRequest, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
+  
+  UploadStage(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_UploadReply__Output>): grpc.ClientWritableStream<_hearth_v1_UploadChunk>;
+  UploadStage(metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_UploadReply__Output>): grpc.ClientWritableStream<_hearth_v1_UploadChunk>;
+  UploadStage(options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_UploadReply__Output>): grpc.ClientWritableStream<_hearth_v1_UploadChunk>;
+  UploadStage(callback: grpc.requestCallback<_hearth_v1_UploadReply__Output>): grpc.ClientWritableStream<_hearth_v1_UploadChunk>;
+  uploadStage(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_UploadReply__Output>): grpc.ClientWritableStream<_hearth_v1_UploadChunk>;
+  uploadStage(metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_UploadReply__Output>): grpc.ClientWritableStream<_hearth_v1_UploadChunk>;
+  uploadStage(options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_UploadReply__Output>): grpc.ClientWritableStream<_hearth_v1_UploadChunk>;
+  uploadStage(callback: grpc.requestCallback<_hearth_v1_UploadReply__Output>): grpc.ClientWritableStream<_hearth_v1_UploadChunk>;
+  
+}
+
+export interface NodeHandlers extends grpc.UntypedServiceImplementation {
+  Attach: grpc.handleServerStreamingCall<_hearth_v1_AttachRequest__Output, _hearth_v1_PipelineEvent>;
+  
+  ClosePipeline: grpc.handleUnaryCall<_hearth_v1_ClosePipelineRequest__Output, _hearth_v1_ClosePipelineReply>;
+  
+  Forward: grpc.handleClientStreamingCall<_hearth_v1_ForwardMessage__Output, _hearth_v1_ForwardReply>;
+  
+  GetInfo: grpc.handleUnaryCall<_hearth_v1_InfoRequest__Output, _hearth_v1_NodeInfo>;
+  
+  Health: grpc.handleUnaryCall<_hearth_v1_HealthRequest__Output, _hearth_v1_HealthReply>;
+  
+  Join: grpc.handleUnaryCall<_hearth_v1_JoinRequest__Output, _hearth_v1_JoinReply>;
+  
+  PrepareStage: grpc.handleUnaryCall<_hearth_v1_PrepareStageRequest__Output, _hearth_v1_PrepareStageReply>;
+  
+  UploadStage: grpc.handleClientStreamingCall<_hearth_v1_UploadChunk__Output, _hearth_v1_UploadReply>;
+  
+}
+
+export interface NodeDefinition extends grpc.ServiceDefinition {
+  Attach: MethodDefinition<_hearth_v1_AttachRequest, _hearth_v1_PipelineEvent, _hearth_v1_AttachRequest__Output, _hearth_v1_PipelineEvent__Output>
+  ClosePipeline: MethodDefinition<_hearth_v1_ClosePipelineRequest, _hearth_v1_ClosePipelineReply, _hearth_v1_ClosePipelineRequest__Output, _hearth_v1_ClosePipelineReply__Output>
+  Forward: MethodDefinition<_hearth_v1_ForwardMessage, _hearth_v1_ForwardReply, _hearth_v1_ForwardMessage__Output, _hearth_v1_ForwardReply__Output>
+  GetInfo: MethodDefinition<_hearth_v1_InfoRequest, _hearth_v1_NodeInfo, _hearth_v1_InfoRequest__Output, _hearth_v1_NodeInfo__Output>
+  Health: MethodDefinition<_hearth_v1_HealthRequest, _hearth_v1_HealthReply, _hearth_v1_HealthRequest__Output, _hearth_v1_HealthReply__Output>
+  Join: MethodDefinition<_hearth_v1_JoinRequest, _hearth_v1_JoinReply, _hearth_v1_JoinRequest__Output, _hearth_v1_JoinReply__Output>
+  PrepareStage: MethodDefinition<_hearth_v1_PrepareStageRequest, _hearth_v1_PrepareStageReply, _hearth_v1_PrepareStageRequest__Output, _hearth_v1_PrepareStageReply__Output>
+  UploadStage: MethodDefinition<_hearth_v1_UploadChunk, _hearth_v1_UploadReply, _hearth_v1_UploadChunk__Output, _hearth_v1_UploadReply__Output>
+}

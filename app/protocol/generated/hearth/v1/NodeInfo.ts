@@ -1,0 +1,32 @@
+// Original file: proto/hearth/v1/node.proto
+
+import type { StageStatus as _hearth_v1_StageStatus, StageStatus__Output as _hearth_v1_StageStatus__Output } from '../../hearth/v1/StageStatus.ts';
+import type { Long } from '@grpc/proto-loader';
+
+export interface NodeInfo {
+  'name'?: (string);
+  'version'?: (string);
+  'protocol'?: (number);
+  'os'?: (string);
+  'backend'?: (string);
+  'totalMemoryBytes'?: (number | string | Long);
+  'freeMemoryBytes'?: (number | string | Long);
+  'cpuThreads'?: (number);
+  'capabilities'?: (string)[];
+  'stages'?: (_hearth_v1_StageStatus)[];
+  'reservedMemoryBytes'?: (number | string | Long);
+}
+
+export interface NodeInfo__Output {
+  'name': (string);
+  'version': (string);
+  'protocol': (number);
+  'os': (string);
+  'backend': (string);
+  'totalMemoryBytes': (number);
+  'freeMemoryBytes': (number);
+  'cpuThreads': (number);
+  'capabilities': (string)[];
+  'stages': (_hearth_v1_StageStatus__Output)[];
+  'reservedMemoryBytes': (number);
+}

@@ -1,0 +1,75 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { Activation as _hearth_v1_Activation, Activation__Output as _hearth_v1_Activation__Output } from './hearth/v1/Activation.ts';
+import type { AttachRequest as _hearth_v1_AttachRequest, AttachRequest__Output as _hearth_v1_AttachRequest__Output } from './hearth/v1/AttachRequest.ts';
+import type { Attached as _hearth_v1_Attached, Attached__Output as _hearth_v1_Attached__Output } from './hearth/v1/Attached.ts';
+import type { ClosePipelineReply as _hearth_v1_ClosePipelineReply, ClosePipelineReply__Output as _hearth_v1_ClosePipelineReply__Output } from './hearth/v1/ClosePipelineReply.ts';
+import type { ClosePipelineRequest as _hearth_v1_ClosePipelineRequest, ClosePipelineRequest__Output as _hearth_v1_ClosePipelineRequest__Output } from './hearth/v1/ClosePipelineRequest.ts';
+import type { ForwardMessage as _hearth_v1_ForwardMessage, ForwardMessage__Output as _hearth_v1_ForwardMessage__Output } from './hearth/v1/ForwardMessage.ts';
+import type { ForwardReply as _hearth_v1_ForwardReply, ForwardReply__Output as _hearth_v1_ForwardReply__Output } from './hearth/v1/ForwardReply.ts';
+import type { HealthReply as _hearth_v1_HealthReply, HealthReply__Output as _hearth_v1_HealthReply__Output } from './hearth/v1/HealthReply.ts';
+import type { HealthRequest as _hearth_v1_HealthRequest, HealthRequest__Output as _hearth_v1_HealthRequest__Output } from './hearth/v1/HealthRequest.ts';
+import type { InfoRequest as _hearth_v1_InfoRequest, InfoRequest__Output as _hearth_v1_InfoRequest__Output } from './hearth/v1/InfoRequest.ts';
+import type { JoinReply as _hearth_v1_JoinReply, JoinReply__Output as _hearth_v1_JoinReply__Output } from './hearth/v1/JoinReply.ts';
+import type { JoinRequest as _hearth_v1_JoinRequest, JoinRequest__Output as _hearth_v1_JoinRequest__Output } from './hearth/v1/JoinRequest.ts';
+import type { LayerRange as _hearth_v1_LayerRange, LayerRange__Output as _hearth_v1_LayerRange__Output } from './hearth/v1/LayerRange.ts';
+import type { LinkStatus as _hearth_v1_LinkStatus, LinkStatus__Output as _hearth_v1_LinkStatus__Output } from './hearth/v1/LinkStatus.ts';
+import type { NodeClient as _hearth_v1_NodeClient, NodeDefinition as _hearth_v1_NodeDefinition } from './hearth/v1/Node.ts';
+import type { NodeInfo as _hearth_v1_NodeInfo, NodeInfo__Output as _hearth_v1_NodeInfo__Output } from './hearth/v1/NodeInfo.ts';
+import type { PipelineEvent as _hearth_v1_PipelineEvent, PipelineEvent__Output as _hearth_v1_PipelineEvent__Output } from './hearth/v1/PipelineEvent.ts';
+import type { PrepareStageReply as _hearth_v1_PrepareStageReply, PrepareStageReply__Output as _hearth_v1_PrepareStageReply__Output } from './hearth/v1/PrepareStageReply.ts';
+import type { PrepareStageRequest as _hearth_v1_PrepareStageRequest, PrepareStageRequest__Output as _hearth_v1_PrepareStageRequest__Output } from './hearth/v1/PrepareStageRequest.ts';
+import type { Release as _hearth_v1_Release, Release__Output as _hearth_v1_Release__Output } from './hearth/v1/Release.ts';
+import type { Released as _hearth_v1_Released, Released__Output as _hearth_v1_Released__Output } from './hearth/v1/Released.ts';
+import type { SamplerParams as _hearth_v1_SamplerParams, SamplerParams__Output as _hearth_v1_SamplerParams__Output } from './hearth/v1/SamplerParams.ts';
+import type { StageOptions as _hearth_v1_StageOptions, StageOptions__Output as _hearth_v1_StageOptions__Output } from './hearth/v1/StageOptions.ts';
+import type { StageStatus as _hearth_v1_StageStatus, StageStatus__Output as _hearth_v1_StageStatus__Output } from './hearth/v1/StageStatus.ts';
+import type { StepError as _hearth_v1_StepError, StepError__Output as _hearth_v1_StepError__Output } from './hearth/v1/StepError.ts';
+import type { StepResult as _hearth_v1_StepResult, StepResult__Output as _hearth_v1_StepResult__Output } from './hearth/v1/StepResult.ts';
+import type { UploadChunk as _hearth_v1_UploadChunk, UploadChunk__Output as _hearth_v1_UploadChunk__Output } from './hearth/v1/UploadChunk.ts';
+import type { UploadHeader as _hearth_v1_UploadHeader, UploadHeader__Output as _hearth_v1_UploadHeader__Output } from './hearth/v1/UploadHeader.ts';
+import type { UploadReply as _hearth_v1_UploadReply, UploadReply__Output as _hearth_v1_UploadReply__Output } from './hearth/v1/UploadReply.ts';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  hearth: {
+    v1: {
+      Activation: MessageTypeDefinition<_hearth_v1_Activation, _hearth_v1_Activation__Output>
+      AttachRequest: MessageTypeDefinition<_hearth_v1_AttachRequest, _hearth_v1_AttachRequest__Output>
+      Attached: MessageTypeDefinition<_hearth_v1_Attached, _hearth_v1_Attached__Output>
+      ClosePipelineReply: MessageTypeDefinition<_hearth_v1_ClosePipelineReply, _hearth_v1_ClosePipelineReply__Output>
+      ClosePipelineRequest: MessageTypeDefinition<_hearth_v1_ClosePipelineRequest, _hearth_v1_ClosePipelineRequest__Output>
+      DType: EnumTypeDefinition
+      FlashAttention: EnumTypeDefinition
+      ForwardMessage: MessageTypeDefinition<_hearth_v1_ForwardMessage, _hearth_v1_ForwardMessage__Output>
+      ForwardReply: MessageTypeDefinition<_hearth_v1_ForwardReply, _hearth_v1_ForwardReply__Output>
+      HealthReply: MessageTypeDefinition<_hearth_v1_HealthReply, _hearth_v1_HealthReply__Output>
+      HealthRequest: MessageTypeDefinition<_hearth_v1_HealthRequest, _hearth_v1_HealthRequest__Output>
+      InfoRequest: MessageTypeDefinition<_hearth_v1_InfoRequest, _hearth_v1_InfoRequest__Output>
+      JoinReply: MessageTypeDefinition<_hearth_v1_JoinReply, _hearth_v1_JoinReply__Output>
+      JoinRequest: MessageTypeDefinition<_hearth_v1_JoinRequest, _hearth_v1_JoinRequest__Output>
+      LayerRange: MessageTypeDefinition<_hearth_v1_LayerRange, _hearth_v1_LayerRange__Output>
+      LinkStatus: MessageTypeDefinition<_hearth_v1_LinkStatus, _hearth_v1_LinkStatus__Output>
+      Node: SubtypeConstructor<typeof grpc.Client, _hearth_v1_NodeClient> & { service: _hearth_v1_NodeDefinition }
+      NodeInfo: MessageTypeDefinition<_hearth_v1_NodeInfo, _hearth_v1_NodeInfo__Output>
+      PipelineEvent: MessageTypeDefinition<_hearth_v1_PipelineEvent, _hearth_v1_PipelineEvent__Output>
+      PrepareStageReply: MessageTypeDefinition<_hearth_v1_PrepareStageReply, _hearth_v1_PrepareStageReply__Output>
+      PrepareStageRequest: MessageTypeDefinition<_hearth_v1_PrepareStageRequest, _hearth_v1_PrepareStageRequest__Output>
+      Release: MessageTypeDefinition<_hearth_v1_Release, _hearth_v1_Release__Output>
+      Released: MessageTypeDefinition<_hearth_v1_Released, _hearth_v1_Released__Output>
+      SamplerParams: MessageTypeDefinition<_hearth_v1_SamplerParams, _hearth_v1_SamplerParams__Output>
+      StageOptions: MessageTypeDefinition<_hearth_v1_StageOptions, _hearth_v1_StageOptions__Output>
+      StageStatus: MessageTypeDefinition<_hearth_v1_StageStatus, _hearth_v1_StageStatus__Output>
+      StepError: MessageTypeDefinition<_hearth_v1_StepError, _hearth_v1_StepError__Output>
+      StepResult: MessageTypeDefinition<_hearth_v1_StepResult, _hearth_v1_StepResult__Output>
+      UploadChunk: MessageTypeDefinition<_hearth_v1_UploadChunk, _hearth_v1_UploadChunk__Output>
+      UploadHeader: MessageTypeDefinition<_hearth_v1_UploadHeader, _hearth_v1_UploadHeader__Output>
+      UploadReply: MessageTypeDefinition<_hearth_v1_UploadReply, _hearth_v1_UploadReply__Output>
+    }
+  }
+}
+

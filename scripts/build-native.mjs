@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const nativeDir = path.join(root, "native");
@@ -79,22 +79,33 @@ for (const dir of candidates) {
 await llama.dispose();
 if (libDir == null) throw new Error(`no prebuilt llama.cpp libraries found for ${platformName}-${process.arch} (gpu: ${gpu}); looked in ${candidates.join(", ") || "nothing"}`);
 
+const addonApiDir = packageDir("node-addon-api");
+if (addonApiDir == null) throw new Error("node-addon-api is not installed");
 const config = {
     nodeLlamaCpp: nlcVersion, llamaCpp: llamaInfo.tag, gpu,
-    includeDirs: [path.join(vendorDir, "include"), path.join(vendorDir, "ggml", "include")],
+    includeDirs: [addonApiDir, path.join(vendorDir, "include"), path.join(vendorDir, "ggml", "include")],
     libDir, libs
 };
 const configPath = path.join(nativeDir, "build-config.json");
+// What binding.gyp includes: the same paths as JSON lists, never split by gyp (see native/gyp-config.mjs).
+const gypiPath = path.join(nativeDir, "build-config.gypi");
 const binary = path.join(nativeDir, "build", "Release", "hearth_stage.node");
+const { buildConfigGypi } = await import(pathToFileURL(path.join(nativeDir, "gyp-config.mjs")).href);
+const gypi = buildConfigGypi({ includeDirs: config.includeDirs, libraries: libs, libDir, addonDir: path.dirname(binary), platform: process.platform });
 const previous = fs.existsSync(configPath) ? fs.readFileSync(configPath, "utf8") : "";
+const previousGypi = fs.existsSync(gypiPath) ? fs.readFileSync(gypiPath, "utf8") : "";
 const next = JSON.stringify(config, null, 2);
-const sourcesNewer = fs.existsSync(binary) && fs.readdirSync(path.join(nativeDir, "src"))
-    .some((f) => fs.statSync(path.join(nativeDir, "src", f)).mtimeMs > fs.statSync(binary).mtimeMs);
-if (!force && previous === next && fs.existsSync(binary) && !sourcesNewer) {
+const buildInputs = [
+    ...fs.readdirSync(path.join(nativeDir, "src")).map((f) => path.join(nativeDir, "src", f)),
+    path.join(nativeDir, "binding.gyp"), path.join(nativeDir, "gyp-config.mjs")
+];
+const sourcesNewer = fs.existsSync(binary) && buildInputs.some((f) => fs.statSync(f).mtimeMs > fs.statSync(binary).mtimeMs);
+if (!force && previous === next && previousGypi === gypi && fs.existsSync(binary) && !sourcesNewer) {
     log(`up to date (${path.relative(root, binary)})`);
     process.exit(0);
 }
 fs.writeFileSync(configPath, next);
+fs.writeFileSync(gypiPath, gypi);
 log(`building against llama.cpp ${llamaInfo.tag} (node-llama-cpp ${nlcVersion}), libraries in ${libDir}`);
 
 // 3. node-gyp, with the local Node headers when they exist (no header download).

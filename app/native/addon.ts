@@ -16,6 +16,11 @@ export interface NativeSegment {
 }
 
 export interface NativeForwardRequest {
+    /**
+     * Sequences in any order, each at most once. The addon decodes them in groups llama.cpp keeps
+     * whole (runs of single-token segments with consecutive sequence ids together, any other
+     * segment alone) and returns every output in this order.
+     */
     segments: NativeSegment[];
     /** concatenated in segment order */
     tokens?: Int32Array;
@@ -41,11 +46,21 @@ export interface NativeStageInfo {
     sequences: Array<{ seqId: number; nextPos: number }>;
 }
 
+/**
+ * A loaded stage. It computes on a thread of its own (not libuv's pool). Calls must be serialized:
+ * while a forward runs, every other call but dispose throws "stage is busy". Numbers are checked
+ * natively: a NaN, fraction or out-of-range value is a RangeError naming its key.
+ */
 export interface NativeStage {
     forward(req: NativeForwardRequest): Promise<NativeForwardResult>;
     removeSequence(seqId: number, fromPos?: number): boolean;
     setSampler(seqId: number, params: NativeSamplerParams | null): void;
     info(): NativeStageInfo;
+    /**
+     * Frees the model and context. While a forward runs, it asks it to abort and frees when it has
+     * ended (its promise then settles, usually rejected as aborted); the stage refuses every call
+     * from the moment dispose is called. Calling it again does nothing.
+     */
     dispose(): void;
 }
 
@@ -55,6 +70,7 @@ export interface NativeStageOptions {
     flashAttention?: number;
     /** 0-100: how long idle CPU worker threads spin before sleeping */
     threadPolling?: number;
+    /** the input embedding table at the end of a first-stage file; checked against the file's size before anything is read */
     inputTable?: { offset: number; type: number; rows: number; embd: number };
 }
 

@@ -1,8 +1,12 @@
 #include "stage.h"
 
+#include <algorithm>
+#include <cfloat>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <thread>
@@ -10,7 +14,17 @@
 #include "ggml-backend.h"
 #include "ggml-cpu.h"
 
+// Lifetime of the stage thread's threadsafe function, shared by its finalizer and the Stage (JS thread only).
+struct TsfnState {
+    bool live = true;       // not finalized yet
+    bool released = false;  // the Stage's one thread reference was given up
+    bool stageGone = false; // the Stage was destroyed before the finalizer ran
+};
+
 namespace {
+
+constexpr int64_t kMaxRows = 2147483647;  // 2^31 - 1
+constexpr int32_t kMaxThreads = 1024;
 
 bool EvalCallback(ggml_tensor* t, bool ask, void* userData) {
     auto* stage = static_cast<Stage*>(userData);
@@ -40,70 +54,96 @@ std::string DecodeError(int32_t rc) {
     }
 }
 
+std::string Num(double v) {
+    if (std::isnan(v)) return "NaN";
+    if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%.17g", v);
+    return buf;
+}
+
+// Options are checked before any conversion: a double outside the target type (or NaN) is a
+// RangeError naming the key, never a silent (undefined-behaviour) cast.
+bool Present(const Napi::Object& o, const char* key, Napi::Value& v) {
+    if (!o.Has(key)) return false;
+    v = o.Get(key);
+    return !(v.IsUndefined() || v.IsNull());
+}
+
+double NumberOf(const Napi::Env& env, const Napi::Value& v, const std::string& name) {
+    if (!v.IsNumber()) throw Napi::TypeError::New(env, name + " must be a number");
+    return v.As<Napi::Number>().DoubleValue();
+}
+
+int64_t CheckedInt(const Napi::Env& env, const Napi::Value& v, const std::string& name, int64_t lo, int64_t hi) {
+    double d = NumberOf(env, v, name);
+    if (!std::isfinite(d) || std::trunc(d) != d || d < static_cast<double>(lo) || d > static_cast<double>(hi))
+        throw Napi::RangeError::New(env, name + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + Num(d));
+    return static_cast<int64_t>(d);
+}
+
 template <typename T>
-T Opt(const Napi::Object& o, const char* key, T fallback) {
-    if (!o.Has(key)) return fallback;
-    Napi::Value v = o.Get(key);
-    if (v.IsUndefined() || v.IsNull()) return fallback;
-    if constexpr (std::is_same_v<T, bool>) return v.ToBoolean().Value();
-    else return static_cast<T>(v.ToNumber().DoubleValue());
+T IntOpt(const Napi::Object& o, const char* key, T fallback, const std::string& prefix = "",
+         int64_t lo = static_cast<int64_t>(std::numeric_limits<T>::min()), int64_t hi = static_cast<int64_t>(std::numeric_limits<T>::max())) {
+    Napi::Value v;
+    if (!Present(o, key, v)) return fallback;
+    return static_cast<T>(CheckedInt(o.Env(), v, prefix + key, lo, hi));
+}
+
+float FloatOpt(const Napi::Object& o, const char* key, float fallback, const std::string& prefix = "") {
+    Napi::Value v;
+    if (!Present(o, key, v)) return fallback;
+    double d = NumberOf(o.Env(), v, prefix + key);
+    if (!std::isfinite(d) || std::fabs(d) > static_cast<double>(FLT_MAX))
+        throw Napi::RangeError::New(o.Env(), prefix + key + " must be a finite number, got " + Num(d));
+    return static_cast<float>(d);
+}
+
+bool BoolOpt(const Napi::Object& o, const char* key, bool fallback) {
+    Napi::Value v;
+    if (!Present(o, key, v)) return fallback;
+    return v.ToBoolean().Value();
+}
+
+template <typename Arr>
+bool TypedOpt(const Napi::Object& o, const char* key, napi_typedarray_type type, const char* typeName, const std::string& prefix, Arr& out) {
+    Napi::Value v;
+    if (!Present(o, key, v)) return false;
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+        throw Napi::TypeError::New(o.Env(), prefix + key + " must be " + typeName);
+    out = v.As<Arr>();
+    return true;
 }
 
 SamplerParams ParseSampler(const Napi::Object& o) {
     SamplerParams p;
-    p.temperature = Opt<float>(o, "temperature", p.temperature);
-    p.topK = Opt<int32_t>(o, "topK", p.topK);
-    p.topP = Opt<float>(o, "topP", p.topP);
-    p.minP = Opt<float>(o, "minP", p.minP);
-    p.repeatPenalty = Opt<float>(o, "repeatPenalty", p.repeatPenalty);
-    p.repeatLastN = Opt<int32_t>(o, "repeatLastN", p.repeatLastN);
-    p.frequencyPenalty = Opt<float>(o, "frequencyPenalty", p.frequencyPenalty);
-    p.presencePenalty = Opt<float>(o, "presencePenalty", p.presencePenalty);
-    p.seed = Opt<uint32_t>(o, "seed", p.seed);
+    p.temperature = FloatOpt(o, "temperature", p.temperature);
+    p.topK = IntOpt<int32_t>(o, "topK", p.topK);
+    p.topP = FloatOpt(o, "topP", p.topP);
+    p.minP = FloatOpt(o, "minP", p.minP);
+    p.repeatPenalty = FloatOpt(o, "repeatPenalty", p.repeatPenalty);
+    p.repeatLastN = IntOpt<int32_t>(o, "repeatLastN", p.repeatLastN, "", -1);
+    p.frequencyPenalty = FloatOpt(o, "frequencyPenalty", p.frequencyPenalty);
+    p.presencePenalty = FloatOpt(o, "presencePenalty", p.presencePenalty);
+    p.seed = IntOpt<uint32_t>(o, "seed", p.seed);
     return p;
 }
 
-class LoadWorker : public Napi::AsyncWorker {
+class LoadJob : public StageJob {
    public:
-    LoadWorker(Napi::Env env, Napi::Object stageObj)
-        : Napi::AsyncWorker(env, "hearth.loadStage"), deferred(Napi::Promise::Deferred::New(env)) {
-        ref = Napi::Persistent(stageObj);
-        stage = Stage::Unwrap(stageObj);
-    }
-    void Execute() override {
-        try {
-            stage->LoadBlocking();
-        } catch (const std::exception& e) {
-            SetError(e.what());
-        }
-    }
-    void OnOK() override { deferred.Resolve(ref.Value()); }
-    void OnError(const Napi::Error& e) override { deferred.Reject(e.Value()); }
-    Napi::Promise Promise() { return deferred.Promise(); }
+    LoadJob(Napi::Env env, Stage* stage) : StageJob(env), stage(stage) { isLoad = true; }
+    void Run() override { stage->LoadBlocking(); }
+    void Resolve(Napi::Env) override { deferred.Resolve(ref.Value()); }
 
    private:
-    Napi::Promise::Deferred deferred;
-    Napi::ObjectReference ref;
     Stage* stage;
 };
 
-class ForwardWorker : public Napi::AsyncWorker {
+class ForwardJob : public StageJob {
    public:
-    ForwardWorker(Napi::Env env, Napi::Object stageObj, ForwardRequest request)
-        : Napi::AsyncWorker(env, "hearth.forward"), deferred(Napi::Promise::Deferred::New(env)), req(std::move(request)) {
-        ref = Napi::Persistent(stageObj);
-        stage = Stage::Unwrap(stageObj);
-    }
-    void Execute() override {
-        try {
-            result = stage->ForwardBlocking(req);
-        } catch (const std::exception& e) {
-            SetError(e.what());
-        }
-        stage->busy = false;
-    }
-    void OnOK() override {
-        Napi::Env env = Env();
+    ForwardJob(Napi::Env env, Stage* stage, ForwardRequest request) : StageJob(env), stage(stage), req(std::move(request)) {}
+    void Run() override { result = stage->ForwardBlocking(req); }
+    void Resolve(Napi::Env env) override {
         Napi::Object out = Napi::Object::New(env);
         out.Set("nTokens", result.nTokens);
         out.Set("computeMs", result.computeMs);
@@ -128,12 +168,8 @@ class ForwardWorker : public Napi::AsyncWorker {
         out.Set("segments", segs);
         deferred.Resolve(out);
     }
-    void OnError(const Napi::Error& e) override { deferred.Reject(e.Value()); }
-    Napi::Promise Promise() { return deferred.Promise(); }
 
    private:
-    Napi::Promise::Deferred deferred;
-    Napi::ObjectReference ref;
     Stage* stage;
     ForwardRequest req;
     ForwardResult result;
@@ -161,7 +197,22 @@ class QuantizeWorker : public Napi::AsyncWorker {
     int ftype, threads;
 };
 
+void FinalizeTsfn(Napi::Env, TsfnState* state, Stage*) {
+    if (state->stageGone) delete state;
+    else state->live = false;
+}
+
 }  // namespace
+
+// JS thread: a job finished on the stage thread (env is null when the environment is shutting down).
+void CallJsJob(Napi::Env env, Napi::Function, Stage* stage, StageJob* job) {
+    if (env == nullptr) {
+        job->ref.SuppressDestruct();
+        delete job;
+        return;
+    }
+    stage->Finished(env, job);
+}
 
 Napi::Function Stage::Init(Napi::Env env) {
     return DefineClass(env, "Stage", {
@@ -174,29 +225,123 @@ Napi::Function Stage::Init(Napi::Env env) {
 }
 
 Stage::Stage(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Stage>(info) {
+    Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject())
-        throw Napi::TypeError::New(info.Env(), "Stage(path, options)");
+        throw Napi::TypeError::New(env, "Stage(path, options)");
     path = info[0].As<Napi::String>();
     Napi::Object o = info[1].As<Napi::Object>();
-    gpuLayers = Opt<int32_t>(o, "gpuLayers", 0);
-    contextSize = Opt<uint32_t>(o, "contextSize", 4096);
-    batchSize = Opt<uint32_t>(o, "batchSize", 512);
-    maxSequences = Opt<uint32_t>(o, "maxSequences", 1);
-    threads = Opt<int32_t>(o, "threads", 0);
-    flashAttention = Opt<int32_t>(o, "flashAttention", -1);
-    threadPolling = std::min(100, std::max(0, Opt<int32_t>(o, "threadPolling", 0)));
-    if (o.Has("inputTable") && o.Get("inputTable").IsObject()) {
-        Napi::Object t = o.Get("inputTable").As<Napi::Object>();
-        inputTableOffset = Opt<int64_t>(t, "offset", -1);
-        inputTable.type = static_cast<ggml_type>(Opt<int32_t>(t, "type", 0));
-        inputTable.nRows = Opt<int64_t>(t, "rows", 0);
-        inputTable.nEmbd = Opt<int64_t>(t, "embd", 0);
+    gpuLayers = IntOpt<int32_t>(o, "gpuLayers", 0);
+    contextSize = IntOpt<uint32_t>(o, "contextSize", 4096, "", 1);
+    batchSize = IntOpt<uint32_t>(o, "batchSize", 512, "", 1);
+    maxSequences = IntOpt<uint32_t>(o, "maxSequences", 1, "", 1, 256);  // llama.cpp's LLAMA_MAX_SEQ
+    threads = IntOpt<int32_t>(o, "threads", 0, "", 0, kMaxThreads);
+    flashAttention = IntOpt<int32_t>(o, "flashAttention", -1, "", -1, 1);
+    threadPolling = std::min(100, std::max(0, IntOpt<int32_t>(o, "threadPolling", 0)));
+    if (static_cast<uint64_t>(contextSize) * maxSequences > std::numeric_limits<uint32_t>::max())
+        throw Napi::RangeError::New(env, "contextSize x maxSequences exceeds 2^32 - 1 KV cells");
+    Napi::Value tv;
+    if (Present(o, "inputTable", tv)) {
+        if (!tv.IsObject()) throw Napi::TypeError::New(env, "inputTable must be an object");
+        Napi::Object t = tv.As<Napi::Object>();
+        for (const char* key : {"offset", "type", "rows", "embd"})
+            if (!t.Has(key) || t.Get(key).IsUndefined() || t.Get(key).IsNull())
+                throw Napi::TypeError::New(env, std::string("inputTable.") + key + " is missing");
+        inputTableOffset = IntOpt<int64_t>(t, "offset", -1, "inputTable.", 0, (int64_t{1} << 53));
+        inputTable.type = static_cast<ggml_type>(IntOpt<int32_t>(t, "type", 0, "inputTable.", 0, GGML_TYPE_COUNT - 1));
+        inputTable.nRows = IntOpt<int64_t>(t, "rows", 0, "inputTable.", 1, kMaxRows);
+        inputTable.nEmbd = IntOpt<int64_t>(t, "embd", 0, "inputTable.", 1, kMaxRows);
     }
-    if (contextSize == 0 || batchSize == 0 || maxSequences == 0)
-        throw Napi::RangeError::New(info.Env(), "contextSize, batchSize and maxSequences must be positive");
+    tsfnState = new TsfnState();
+    tsfn = StageTsfn::New(env, "hearth.stage", 0, 1, this, FinalizeTsfn, tsfnState);
+    tsfn.Unref(env);  // only a job in flight keeps the process alive
+    worker = std::thread([this] { WorkerLoop(); });
 }
 
-Stage::~Stage() { FreeAll(); }
+Stage::~Stage() {
+    aborted = true;
+    StopWorker();
+    if (tsfnState != nullptr) {
+        if (tsfnState->live && !tsfnState->released) {
+            tsfnState->released = true;
+            tsfn.Release();
+        }
+        if (tsfnState->live) tsfnState->stageGone = true;  // the finalizer deletes it
+        else delete tsfnState;
+        tsfnState = nullptr;
+    }
+    FreeAll();
+}
+
+void Stage::WorkerLoop() {
+    for (;;) {
+        StageJob* job = nullptr;
+        {
+            std::unique_lock<std::mutex> lock(mu);
+            cv.wait(lock, [this] { return stopping || !jobs.empty(); });
+            if (jobs.empty()) return;  // stopping, nothing left
+            job = jobs.front();
+            jobs.pop_front();
+        }
+        try {
+            job->Run();
+        } catch (const std::exception& e) {
+            job->failed = true;
+            job->error = e.what();
+        } catch (...) {
+            job->failed = true;
+            job->error = "unknown native error";
+        }
+        if (tsfn.BlockingCall(job) != napi_ok) {
+            // The environment is shutting down: nobody waits for the promise any more.
+        }
+    }
+}
+
+void Stage::StopWorker() {
+    if (!worker.joinable()) return;
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        stopping = true;
+    }
+    cv.notify_all();
+    worker.join();
+}
+
+Napi::Promise Stage::Submit(Napi::Env env, StageJob* job) {
+    std::unique_ptr<StageJob> owned(job);
+    if (tsfnState == nullptr || !tsfnState->live || tsfnState->released || !worker.joinable()) throw Napi::Error::New(env, "stage was disposed");
+    job->ref = Napi::Persistent(Value());
+    Napi::Promise promise = job->deferred.Promise();
+    if (pending++ == 0) tsfn.Ref(env);
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        jobs.push_back(owned.release());
+    }
+    cv.notify_one();
+    return promise;
+}
+
+void Stage::Finished(Napi::Env env, StageJob* job) {
+    std::unique_ptr<StageJob> owned(job);
+    if (--pending == 0) tsfn.Unref(env);
+    if (job->releasesBusy) busy = false;
+    bool failedLoad = job->failed && job->isLoad;
+    if ((disposePending || failedLoad) && !busy) DisposeNow();
+    if (job->failed) job->deferred.Reject(Napi::Error::New(env, job->error).Value());
+    else job->Resolve(env);
+}
+
+void Stage::DisposeNow() {
+    StopWorker();
+    if (tsfnState != nullptr && tsfnState->live && !tsfnState->released) {
+        tsfnState->released = true;
+        tsfn.Release();
+    }
+    FreeAll();
+    disposed = true;
+    disposePending = false;
+    aborted = false;
+}
 
 void Stage::FreeAll() {
     for (auto& [_, s] : samplers) llama_sampler_free(s);
@@ -212,71 +357,100 @@ void Stage::FreeAll() {
 }
 
 void Stage::LoadBlocking() {
-    llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = gpuLayers;
-    model = llama_model_load_from_file(path.c_str(), mp);
-    if (!model) throw std::runtime_error("llama.cpp could not load " + path + " (see the log for the reason)");
-
-    if (inputTableOffset >= 0) {
-        if (inputTable.type >= GGML_TYPE_COUNT || ggml_get_type_traits(inputTable.type)->blck_size == 0)
-            throw std::runtime_error("input embedding table has an unknown ggml type");
-        if (inputTable.nEmbd != llama_model_n_embd_inp(model))
-            throw std::runtime_error("input embedding table width " + std::to_string(inputTable.nEmbd) +
-                                     " does not match the model's n_embd " + std::to_string(llama_model_n_embd_inp(model)));
-        if (inputTable.type != GGML_TYPE_F32 && ggml_get_type_traits(inputTable.type)->to_float == nullptr)
-            throw std::runtime_error(std::string("no dequantizer for input table type ") + ggml_type_name(inputTable.type));
-        inputTable.rowBytes = ggml_row_size(inputTable.type, inputTable.nEmbd);
-        size_t bytes = inputTable.rowBytes * static_cast<size_t>(inputTable.nRows);
-        std::ifstream f(path, std::ios::binary);
-        if (!f) throw std::runtime_error("cannot open " + path);
-        f.seekg(inputTableOffset);
-        inputTable.data.resize(bytes);
-        f.read(reinterpret_cast<char*>(inputTable.data.data()), static_cast<std::streamsize>(bytes));
-        if (static_cast<size_t>(f.gcount()) != bytes) throw std::runtime_error("input embedding table is truncated in " + path);
-    }
-
-    llama_context_params cp = llama_context_default_params();
-    cp.n_ctx = contextSize * maxSequences;  // one KV stream of contextSize cells per sequence
-    cp.n_batch = batchSize;
-    cp.n_ubatch = batchSize;
-    cp.n_seq_max = maxSequences;
-    cp.kv_unified = false;
-    int32_t nThreads = threads > 0 ? threads : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
-    cp.n_threads = nThreads;
-    cp.n_threads_batch = nThreads;
-    cp.flash_attn_type = flashAttention < 0 ? LLAMA_FLASH_ATTN_TYPE_AUTO
-                         : flashAttention == 0 ? LLAMA_FLASH_ATTN_TYPE_DISABLED : LLAMA_FLASH_ATTN_TYPE_ENABLED;
-    // Only stages that hand hidden states on need the eval callback: it makes llama.cpp compute
-    // the graph in pieces, and the last stage must run as fast as a plain context.
-    bool hasHead = llama_vocab_n_tokens(llama_model_get_vocab(model)) > 1;
-    if (!hasHead || inputTableOffset >= 0) {
-        cp.cb_eval = EvalCallback;
-        cp.cb_eval_user_data = this;
-    }
-    cp.abort_callback = AbortCallback;
-    cp.abort_callback_data = this;
-    cp.no_perf = true;
-    ctx = llama_init_from_model(model, cp);
-    if (!ctx) {
-        llama_model_free(model);
-        model = nullptr;
-        throw std::runtime_error("llama.cpp could not create a context for " + path +
-                                 " (out of memory? lower contextSize or maxSequences; see the log)");
-    }
-    captureName = "l_out-" + std::to_string(llama_model_n_layer(model) - 1);
-
-    // Our own CPU threadpool, so that the polling of idle workers is ours to set: several stages in
-    // one process (or a stage beside other work) must not spin on cores another stage computes on.
-    ggml_backend_reg_t cpu = ggml_backend_reg_by_name("CPU");
-    if (cpu != nullptr) {
-        auto newPool = reinterpret_cast<ggml_threadpool_t (*)(ggml_threadpool_params*)>(ggml_backend_reg_get_proc_address(cpu, "ggml_threadpool_new"));
-        freePool = reinterpret_cast<void (*)(ggml_threadpool_t)>(ggml_backend_reg_get_proc_address(cpu, "ggml_threadpool_free"));
-        if (newPool != nullptr && freePool != nullptr) {
-            ggml_threadpool_params tp = ggml_threadpool_params_default(nThreads);
-            tp.poll = static_cast<uint32_t>(threadPolling);
-            threadpool = newPool(&tp);
-            if (threadpool != nullptr) llama_attach_threadpool(ctx, threadpool, threadpool);
+    try {
+        // The input table's own shape is checked before anything is loaded or allocated.
+        size_t tableBytes = 0;
+        if (inputTableOffset >= 0) {
+            const auto* traits = ggml_get_type_traits(inputTable.type);
+            if (traits->blck_size == 0 || traits->type_size == 0)
+                throw std::runtime_error("input embedding table has an unknown or removed ggml type " + std::to_string(inputTable.type));
+            if (inputTable.type != GGML_TYPE_F32 && traits->to_float == nullptr)
+                throw std::runtime_error(std::string("no dequantizer for input table type ") + ggml_type_name(inputTable.type));
+            if (inputTable.nRows < 1 || inputTable.nRows > kMaxRows)
+                throw std::runtime_error("input embedding table has " + std::to_string(inputTable.nRows) + " rows (must be 1 to 2^31-1)");
+            if (inputTable.nEmbd < 1 || inputTable.nEmbd % traits->blck_size != 0)
+                throw std::runtime_error("input embedding table width " + std::to_string(inputTable.nEmbd) +
+                                         " is not a positive multiple of the " + ggml_type_name(inputTable.type) + " block size");
+            uint64_t blocks = static_cast<uint64_t>(inputTable.nEmbd) / static_cast<uint64_t>(traits->blck_size);
+            if (blocks > std::numeric_limits<uint64_t>::max() / traits->type_size)
+                throw std::runtime_error("input embedding table row size overflows");
+            uint64_t rowBytes = blocks * traits->type_size;
+            if (rowBytes > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(inputTable.nRows))
+                throw std::runtime_error("input embedding table size overflows");
+            uint64_t bytes = rowBytes * static_cast<uint64_t>(inputTable.nRows);
+            if (bytes > std::numeric_limits<size_t>::max() || bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) - static_cast<uint64_t>(inputTableOffset))
+                throw std::runtime_error("input embedding table size overflows");
+            std::ifstream f(path, std::ios::binary | std::ios::ate);
+            if (!f) throw std::runtime_error("cannot open " + path);
+            int64_t fileSize = static_cast<int64_t>(f.tellg());
+            if (fileSize < 0) throw std::runtime_error("cannot read the size of " + path);
+            if (static_cast<uint64_t>(inputTableOffset) + bytes != static_cast<uint64_t>(fileSize))
+                throw std::runtime_error("input embedding table (offset " + std::to_string(inputTableOffset) + ", " + std::to_string(bytes) +
+                                         " bytes) does not end at the end of " + path + " (" + std::to_string(fileSize) + " bytes)");
+            inputTable.rowBytes = static_cast<size_t>(rowBytes);
+            tableBytes = static_cast<size_t>(bytes);
         }
+
+        llama_model_params mp = llama_model_default_params();
+        mp.n_gpu_layers = gpuLayers;
+        model = llama_model_load_from_file(path.c_str(), mp);
+        if (!model) throw std::runtime_error("llama.cpp could not load " + path + " (see the log for the reason)");
+
+        if (inputTableOffset >= 0) {
+            if (inputTable.nEmbd != llama_model_n_embd_inp(model))
+                throw std::runtime_error("input embedding table width " + std::to_string(inputTable.nEmbd) +
+                                         " does not match the model's n_embd " + std::to_string(llama_model_n_embd_inp(model)));
+            std::ifstream f(path, std::ios::binary);
+            if (!f) throw std::runtime_error("cannot open " + path);
+            f.seekg(inputTableOffset);
+            inputTable.data.resize(tableBytes);
+            f.read(reinterpret_cast<char*>(inputTable.data.data()), static_cast<std::streamsize>(tableBytes));
+            if (static_cast<size_t>(f.gcount()) != tableBytes) throw std::runtime_error("input embedding table is truncated in " + path);
+        }
+
+        llama_context_params cp = llama_context_default_params();
+        cp.n_ctx = contextSize * maxSequences;  // one KV stream of contextSize cells per sequence (product checked)
+        cp.n_batch = batchSize;
+        cp.n_ubatch = batchSize;
+        cp.n_seq_max = maxSequences;
+        cp.kv_unified = false;
+        int32_t nThreads = threads > 0 ? threads : static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+        cp.n_threads = nThreads;
+        cp.n_threads_batch = nThreads;
+        cp.flash_attn_type = flashAttention < 0 ? LLAMA_FLASH_ATTN_TYPE_AUTO
+                             : flashAttention == 0 ? LLAMA_FLASH_ATTN_TYPE_DISABLED : LLAMA_FLASH_ATTN_TYPE_ENABLED;
+        // Only stages that hand hidden states on need the eval callback: it makes llama.cpp compute
+        // the graph in pieces, and the last stage must run as fast as a plain context.
+        bool hasHead = llama_vocab_n_tokens(llama_model_get_vocab(model)) > 1;
+        if (!hasHead || inputTableOffset >= 0) {
+            cp.cb_eval = EvalCallback;
+            cp.cb_eval_user_data = this;
+        }
+        cp.abort_callback = AbortCallback;
+        cp.abort_callback_data = this;
+        cp.no_perf = true;
+        ctx = llama_init_from_model(model, cp);
+        if (!ctx)
+            throw std::runtime_error("llama.cpp could not create a context for " + path +
+                                     " (out of memory? lower contextSize or maxSequences; see the log)");
+        captureName = "l_out-" + std::to_string(llama_model_n_layer(model) - 1);
+
+        // Our own CPU threadpool, so that the polling of idle workers is ours to set: several stages in
+        // one process (or a stage beside other work) must not spin on cores another stage computes on.
+        ggml_backend_reg_t cpu = ggml_backend_reg_by_name("CPU");
+        if (cpu != nullptr) {
+            auto newPool = reinterpret_cast<ggml_threadpool_t (*)(ggml_threadpool_params*)>(ggml_backend_reg_get_proc_address(cpu, "ggml_threadpool_new"));
+            freePool = reinterpret_cast<void (*)(ggml_threadpool_t)>(ggml_backend_reg_get_proc_address(cpu, "ggml_threadpool_free"));
+            if (newPool != nullptr && freePool != nullptr) {
+                ggml_threadpool_params tp = ggml_threadpool_params_default(nThreads);
+                tp.poll = static_cast<uint32_t>(threadPolling);
+                threadpool = newPool(&tp);
+                if (threadpool != nullptr) llama_attach_threadpool(ctx, threadpool, threadpool);
+            }
+        }
+    } catch (...) {
+        FreeAll();  // model, context, threadpool and table: nothing outlives a failed load
+        throw;
     }
 }
 
@@ -302,157 +476,243 @@ llama_sampler* Stage::SamplerFor(int32_t seqId) {
     return chain;
 }
 
+// What llama_sampler_sample does on the CPU path (this stage has no backend samplers), from a row
+// of logits the caller keeps: the rows of one request come from several llama_decode calls.
+llama_token Stage::SampleFrom(llama_sampler* smpl, const float* logits) {
+    const int32_t nVocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+    sampleBuf.resize(static_cast<size_t>(nVocab));
+    for (llama_token t = 0; t < nVocab; t++) sampleBuf[t] = llama_token_data{t, logits[t], 0.0f};
+    llama_token_data_array cur = {sampleBuf.data(), sampleBuf.size(), -1, false};
+    llama_sampler_apply(smpl, &cur);
+    if (cur.selected < 0 || cur.selected >= static_cast<int64_t>(cur.size)) throw std::runtime_error("the sampler selected no token");
+    llama_token token = cur.data[cur.selected].id;
+    llama_sampler_accept(smpl, token);
+    return token;
+}
+
+// With one KV stream per sequence (kv_unified = false) llama.cpp splits a batch with
+// split_equal(sequential = true): a ubatch holds only a run of consecutive, increasing sequence ids
+// with the same number of tokens each, and the hidden states the eval callback captures come in
+// ubatch order. So the segments are decoded in groups whose ubatch is known: a run of single-token
+// segments with consecutive sequence ids together (one llama_decode = one ubatch, the same
+// computation per row as alone), every other segment alone. Outputs go back in the caller's order.
 ForwardResult Stage::ForwardBlocking(ForwardRequest& req) {
     if (!ctx) throw std::runtime_error("stage is not loaded or was disposed");
-    const int32_t nEmbd = llama_model_n_embd_inp(model);
+    const int32_t nEmbdInp = llama_model_n_embd_inp(model);
+    const int32_t nEmbdOut = llama_model_n_embd(model);
     const bool byToken = !req.tokens.empty();
-    const int32_t n = byToken ? static_cast<int32_t>(req.tokens.size()) : static_cast<int32_t>(req.hidden.size() / nEmbd);
-    if (n <= 0) throw std::runtime_error("empty batch");
-    if (!byToken && req.hidden.size() != static_cast<size_t>(n) * nEmbd)
-        throw std::runtime_error("hidden-state batch size is not a multiple of n_embd " + std::to_string(nEmbd));
-    if (static_cast<uint32_t>(n) > batchSize)
-        throw std::runtime_error("batch of " + std::to_string(n) + " tokens exceeds the stage batch size " + std::to_string(batchSize));
+    if (!byToken && req.hidden.size() % static_cast<size_t>(nEmbdInp) != 0)
+        throw std::runtime_error("hidden-state batch size is not a multiple of n_embd " + std::to_string(nEmbdInp));
+    const size_t nRows = byToken ? req.tokens.size() : req.hidden.size() / nEmbdInp;
+    if (nRows == 0) throw std::runtime_error("empty batch");
+    if (nRows > batchSize)
+        throw std::runtime_error("batch of " + std::to_string(nRows) + " tokens exceeds the stage batch size " + std::to_string(batchSize));
+    const int32_t n = static_cast<int32_t>(nRows);
     if (req.segments.empty()) throw std::runtime_error("a batch needs at least one segment");
-    int32_t covered = 0;
+    const size_t nSeg = req.segments.size();
+    std::vector<int32_t> rowStart(nSeg);
+    std::vector<bool> seen(maxSequences, false);
+    int64_t covered = 0;
     bool wantsHead = false;
-    for (const Segment& sg : req.segments) {
+    for (size_t k = 0; k < nSeg; k++) {
+        const Segment& sg = req.segments[k];
         if (sg.seqId < 0 || static_cast<uint32_t>(sg.seqId) >= maxSequences)
             throw std::runtime_error("sequence id " + std::to_string(sg.seqId) + " out of range [0, " + std::to_string(maxSequences) + ")");
-        if (sg.pos < 0 || sg.n <= 0) throw std::runtime_error("bad segment position or length");
-        for (const Segment& other : req.segments)
-            if (&other != &sg && other.seqId == sg.seqId) throw std::runtime_error("a sequence appears twice in one batch");
-        covered += sg.n;
+        if (sg.pos < 0 || sg.n <= 0 || static_cast<int64_t>(sg.pos) + sg.n > std::numeric_limits<int32_t>::max())
+            throw std::runtime_error("bad segment position or length");
+        if (seen[sg.seqId]) throw std::runtime_error("a sequence appears twice in one batch");
+        seen[sg.seqId] = true;
+        rowStart[k] = static_cast<int32_t>(covered);
+        covered += sg.n;  // at most batchSize segments of int32 lengths: no overflow in int64
         wantsHead = wantsHead || sg.logitsMode != 0 || sg.sample;
     }
     if (covered != n) throw std::runtime_error("segments cover " + std::to_string(covered) + " tokens but the batch has " + std::to_string(n));
-    if (wantsHead && llama_vocab_n_tokens(llama_model_get_vocab(model)) <= 1)
-        throw std::runtime_error("this stage has no output head (it is not the last stage)");
-
+    const int32_t nVocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+    if (wantsHead && nVocab <= 1) throw std::runtime_error("this stage has no output head (it is not the last stage)");
     const bool useTable = byToken && inputTable.loaded();
-    llama_batch batch = llama_batch_init(n, (useTable || !byToken) ? nEmbd : 0, 1);
-    std::unique_ptr<llama_batch, void (*)(llama_batch*)> guard(&batch, [](llama_batch* b) { llama_batch_free(*b); });
-    batch.n_tokens = n;
-    if (useTable) {
-        const auto* traits = ggml_get_type_traits(inputTable.type);
-        for (int32_t i = 0; i < n; i++) {
-            llama_token tok = req.tokens[i];
-            if (tok < 0 || tok >= inputTable.nRows)
-                throw std::runtime_error("token id " + std::to_string(tok) + " out of range [0, " + std::to_string(inputTable.nRows) + ")");
-            const uint8_t* row = inputTable.data.data() + static_cast<size_t>(tok) * inputTable.rowBytes;
-            float* dst = batch.embd + static_cast<size_t>(i) * nEmbd;
-            if (inputTable.type == GGML_TYPE_F32) std::memcpy(dst, row, nEmbd * sizeof(float));
-            else traits->to_float(row, dst, nEmbd);
-        }
-    } else if (byToken) {
-        const int32_t nVocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
-        for (int32_t i = 0; i < n; i++) {
-            if (req.tokens[i] < 0 || req.tokens[i] >= nVocab)
-                throw std::runtime_error("token id " + std::to_string(req.tokens[i]) + " out of range [0, " + std::to_string(nVocab) + ")");
-            batch.token[i] = req.tokens[i];
-        }
+    const int64_t tokenLimit = useTable ? inputTable.nRows : nVocab;
+    if (byToken)
+        for (llama_token tok : req.tokens)
+            if (tok < 0 || tok >= tokenLimit)
+                throw std::runtime_error("token id " + std::to_string(tok) + " out of range [0, " + std::to_string(tokenLimit) + ")");
+
+    // The decode groups, as lists of segment indices in increasing sequence id.
+    std::vector<std::vector<size_t>> groups;
+    if (nSeg == 1) {
+        groups.push_back({0});
     } else {
-        std::memcpy(batch.embd, req.hidden.data(), req.hidden.size() * sizeof(float));
-    }
-    int32_t i = 0;
-    for (const Segment& sg : req.segments) {
-        for (int32_t k = 0; k < sg.n; k++, i++) {
-            batch.pos[i] = sg.pos + k;
-            batch.n_seq_id[i] = 1;
-            batch.seq_id[i][0] = sg.seqId;
-            bool last = k == sg.n - 1;
-            batch.logits[i] = (req.outputHidden || sg.logitsMode == 2 || (last && (sg.logitsMode == 1 || sg.sample))) ? 1 : 0;
+        std::vector<size_t> order(nSeg);
+        for (size_t k = 0; k < nSeg; k++) order[k] = k;
+        std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return req.segments[a].seqId < req.segments[b].seqId; });
+        for (size_t k : order) {
+            const Segment& sg = req.segments[k];
+            bool joins = sg.n == 1 && !groups.empty() && req.segments[groups.back().back()].n == 1 &&
+                         req.segments[groups.back().back()].seqId + 1 == sg.seqId;
+            if (joins) groups.back().push_back(k);
+            else groups.push_back({k});
         }
     }
+    // One group in the caller's own order: its outputs are the request's outputs as they come.
+    bool inOrder = groups.size() == 1;
+    for (size_t j = 0; inOrder && j < groups[0].size(); j++) inOrder = groups[0][j] == j;
 
-    captured.clear();
-    captureError.clear();
-    capturing = req.outputHidden;
-    if (capturing) captured.reserve(static_cast<size_t>(n) * llama_model_n_embd(model));
+    llama_batch batch = llama_batch_init(n, (useTable || !byToken) ? nEmbdInp : 0, 1);
+    std::unique_ptr<llama_batch, void (*)(llama_batch*)> guard(&batch, [](llama_batch* b) { llama_batch_free(*b); });
+    const auto* traits = useTable ? ggml_get_type_traits(inputTable.type) : nullptr;
 
-    auto t0 = std::chrono::steady_clock::now();
-    int32_t rc = llama_decode(ctx, batch);
-    capturing = false;
-    if (rc != 0) throw std::runtime_error(DecodeError(rc));
     ForwardResult res;
     res.nTokens = n;
-    if (req.outputHidden) {
-        if (!captureError.empty()) throw std::runtime_error(captureError);
-        size_t want = static_cast<size_t>(n) * llama_model_n_embd(model);
-        if (captured.size() != want)
-            throw std::runtime_error("captured " + std::to_string(captured.size()) + " hidden values, expected " + std::to_string(want));
-        res.hidden.swap(captured);
-    }
-    const int32_t nVocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
-    int32_t start = 0;
-    for (const Segment& sg : req.segments) {
-        SegmentResult out;
-        int32_t lastIdx = start + sg.n - 1;
-        if (sg.logitsMode == 1) {
-            const float* l = llama_get_logits_ith(ctx, lastIdx);
-            out.logits.assign(l, l + nVocab);
-        } else if (sg.logitsMode == 2) {
-            out.logits.resize(static_cast<size_t>(sg.n) * nVocab);
-            for (int32_t k = 0; k < sg.n; k++)
-                std::memcpy(out.logits.data() + static_cast<size_t>(k) * nVocab, llama_get_logits_ith(ctx, start + k), nVocab * sizeof(float));
+    res.segments.resize(nSeg);
+    if (req.outputHidden && !inOrder) res.hidden.resize(static_cast<size_t>(n) * nEmbdOut);
+    std::vector<std::vector<float>> sampleRows(nSeg);  // last-token logits of sampling segments, when not kept anyway
+    std::vector<size_t> done;                           // segments already in the KV cache
+    llama_memory_t mem = llama_get_memory(ctx);
+    auto t0 = std::chrono::steady_clock::now();
+    for (const auto& group : groups) {
+        int32_t m = 0;
+        for (size_t k : group) {
+            const Segment& sg = req.segments[k];
+            for (int32_t t = 0; t < sg.n; t++, m++) {
+                const size_t src = static_cast<size_t>(rowStart[k] + t);
+                if (useTable) {
+                    const uint8_t* row = inputTable.data.data() + static_cast<size_t>(req.tokens[src]) * inputTable.rowBytes;
+                    float* dst = batch.embd + static_cast<size_t>(m) * nEmbdInp;
+                    if (inputTable.type == GGML_TYPE_F32) std::memcpy(dst, row, nEmbdInp * sizeof(float));
+                    else traits->to_float(row, dst, nEmbdInp);
+                } else if (byToken) {
+                    batch.token[m] = req.tokens[src];
+                } else {
+                    std::memcpy(batch.embd + static_cast<size_t>(m) * nEmbdInp, req.hidden.data() + src * nEmbdInp, nEmbdInp * sizeof(float));
+                }
+                batch.pos[m] = sg.pos + t;
+                batch.n_seq_id[m] = 1;
+                batch.seq_id[m][0] = sg.seqId;
+                bool last = t == sg.n - 1;
+                batch.logits[m] = (req.outputHidden || sg.logitsMode == 2 || (last && (sg.logitsMode == 1 || sg.sample))) ? 1 : 0;
+            }
         }
-        if (sg.sample) {
+        batch.n_tokens = m;
+
+        captured.clear();
+        captureError.clear();
+        capturing = req.outputHidden;
+        if (capturing) captured.reserve(static_cast<size_t>(m) * nEmbdOut);
+        int32_t rc = llama_decode(ctx, batch);
+        capturing = false;
+        std::string failure;
+        if (rc != 0) failure = DecodeError(rc);
+        else if (req.outputHidden && !captureError.empty()) failure = captureError;
+        else if (req.outputHidden && captured.size() != static_cast<size_t>(m) * nEmbdOut)
+            failure = "captured " + std::to_string(captured.size()) + " hidden values, expected " + std::to_string(static_cast<size_t>(m) * nEmbdOut);
+        if (!failure.empty()) {
+            // All or nothing: what earlier groups (and a half-run one) put in the cache is taken out again.
+            for (size_t k : done) llama_memory_seq_rm(mem, req.segments[k].seqId, req.segments[k].pos, -1);
+            if (rc == 0)
+                for (size_t k : group) llama_memory_seq_rm(mem, req.segments[k].seqId, req.segments[k].pos, -1);
+            throw std::runtime_error(failure);
+        }
+        int32_t row = 0;
+        for (size_t k : group) {
+            const Segment& sg = req.segments[k];
+            if (req.outputHidden && !inOrder) {
+                std::memcpy(res.hidden.data() + static_cast<size_t>(rowStart[k]) * nEmbdOut,
+                                 captured.data() + static_cast<size_t>(row) * nEmbdOut, static_cast<size_t>(sg.n) * nEmbdOut * sizeof(float));
+            }
+            SegmentResult& out = res.segments[k];
+            const int32_t lastIdx = row + sg.n - 1;
+            if (sg.logitsMode == 1) {
+                const float* l = llama_get_logits_ith(ctx, lastIdx);
+                out.logits.assign(l, l + nVocab);
+            } else if (sg.logitsMode == 2) {
+                out.logits.resize(static_cast<size_t>(sg.n) * nVocab);
+                for (int32_t t = 0; t < sg.n; t++)
+                    std::memcpy(out.logits.data() + static_cast<size_t>(t) * nVocab, llama_get_logits_ith(ctx, row + t), nVocab * sizeof(float));
+            } else if (sg.sample && groups.size() > 1) {
+                const float* l = llama_get_logits_ith(ctx, lastIdx);
+                sampleRows[k].assign(l, l + nVocab);
+            }
+            if (sg.sample && groups.size() == 1) {  // sampled now, straight from the context's logits
+                llama_sampler* smpl = SamplerFor(sg.seqId);
+                for (llama_token t : sg.accept) llama_sampler_accept(smpl, t);
+                out.token = SampleFrom(smpl, llama_get_logits_ith(ctx, lastIdx));
+            }
+            row += sg.n;
+            done.push_back(k);
+        }
+        if (req.outputHidden && inOrder) res.hidden.swap(captured);  // the one group, already in the caller's order
+    }
+    // Samplers change only once every group has been computed.
+    if (groups.size() > 1) {
+        for (size_t k = 0; k < nSeg; k++) {
+            const Segment& sg = req.segments[k];
+            if (!sg.sample) continue;
+            SegmentResult& out = res.segments[k];
+            const float* l = sg.logitsMode == 0 ? sampleRows[k].data()
+                                                : out.logits.data() + (sg.logitsMode == 2 ? static_cast<size_t>(sg.n - 1) * nVocab : 0);
             llama_sampler* smpl = SamplerFor(sg.seqId);
             for (llama_token t : sg.accept) llama_sampler_accept(smpl, t);
-            out.token = llama_sampler_sample(smpl, ctx, lastIdx);
+            out.token = SampleFrom(smpl, l);
         }
-        res.segments.push_back(std::move(out));
-        start += sg.n;
     }
     res.computeMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return res;
 }
 
+void Stage::CheckUsable(Napi::Env env, bool needContext) {
+    if (disposed || disposePending) throw Napi::Error::New(env, "stage was disposed");
+    if (busy) throw Napi::Error::New(env, "stage is busy: calls must be serialized");
+    if (needContext ? !ctx : !model) throw Napi::Error::New(env, "stage is not loaded or was disposed");
+}
+
 Napi::Value Stage::Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "forward(request)");
-    if (!ctx) throw Napi::Error::New(env, "stage is not loaded or was disposed");
+    if (disposed || disposePending || !ctx) throw Napi::Error::New(env, "stage is not loaded or was disposed");
     Napi::Object o = info[0].As<Napi::Object>();
     ForwardRequest req;
-    req.outputHidden = Opt<bool>(o, "outputHidden", false);
+    req.outputHidden = BoolOpt(o, "outputHidden", false);
     if (!o.Has("segments") || !o.Get("segments").IsArray()) throw Napi::TypeError::New(env, "forward needs segments (an array)");
     Napi::Array segs = o.Get("segments").As<Napi::Array>();
+    if (segs.Length() > batchSize) throw Napi::RangeError::New(env, "more segments than the stage batch size");
     for (uint32_t k = 0; k < segs.Length(); k++) {
         if (!segs.Get(k).IsObject()) throw Napi::TypeError::New(env, "each segment must be an object");
         Napi::Object so = segs.Get(k).As<Napi::Object>();
+        const std::string prefix = "segments[" + std::to_string(k) + "].";
         Segment sg;
-        sg.seqId = Opt<int32_t>(so, "seqId", 0);
-        sg.pos = Opt<int32_t>(so, "pos", 0);
-        sg.n = Opt<int32_t>(so, "n", 0);
-        sg.logitsMode = Opt<int32_t>(so, "logits", 0);
-        sg.sample = Opt<bool>(so, "sample", false);
-        if (so.Has("accept") && so.Get("accept").IsTypedArray()) {
-            auto a = so.Get("accept").As<Napi::Int32Array>();
-            sg.accept.assign(a.Data(), a.Data() + a.ElementLength());
-        }
+        // Whole numbers of int32 here; their meaning (range, cover, repeats) is checked by ForwardBlocking.
+        sg.seqId = IntOpt<int32_t>(so, "seqId", 0, prefix);
+        sg.pos = IntOpt<int32_t>(so, "pos", 0, prefix);
+        sg.n = IntOpt<int32_t>(so, "n", 0, prefix);
+        sg.logitsMode = IntOpt<int32_t>(so, "logits", 0, prefix, 0, 2);
+        sg.sample = BoolOpt(so, "sample", false);
+        Napi::Int32Array accept;
+        if (TypedOpt(so, "accept", napi_int32_array, "an Int32Array", prefix, accept))
+            sg.accept.assign(accept.Data(), accept.Data() + accept.ElementLength());
         req.segments.push_back(std::move(sg));
     }
-    if (o.Has("tokens") && o.Get("tokens").IsTypedArray()) {
-        auto a = o.Get("tokens").As<Napi::Int32Array>();
-        req.tokens.assign(a.Data(), a.Data() + a.ElementLength());
-    }
-    if (o.Has("hidden") && o.Get("hidden").IsTypedArray()) {
-        auto a = o.Get("hidden").As<Napi::Float32Array>();
-        req.hidden.assign(a.Data(), a.Data() + a.ElementLength());
-    }
+    Napi::Int32Array tokens;
+    if (TypedOpt(o, "tokens", napi_int32_array, "an Int32Array", "", tokens)) req.tokens.assign(tokens.Data(), tokens.Data() + tokens.ElementLength());
+    Napi::Float32Array hidden;
+    if (TypedOpt(o, "hidden", napi_float32_array, "a Float32Array", "", hidden)) req.hidden.assign(hidden.Data(), hidden.Data() + hidden.ElementLength());
     if (req.tokens.empty() == req.hidden.empty()) throw Napi::TypeError::New(env, "forward needs exactly one of tokens (Int32Array) or hidden (Float32Array)");
     bool expected = false;
     if (!busy.compare_exchange_strong(expected, true)) throw Napi::Error::New(env, "stage is busy: calls must be serialized");
-    auto* worker = new ForwardWorker(env, Value(), std::move(req));
-    worker->Queue();
-    return worker->Promise();
+    try {
+        return Submit(env, new ForwardJob(env, this, std::move(req)));
+    } catch (...) {
+        busy = false;
+        throw;
+    }
 }
 
 Napi::Value Stage::RemoveSequence(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!ctx) throw Napi::Error::New(env, "stage is not loaded or was disposed");
-    if (busy) throw Napi::Error::New(env, "stage is busy: calls must be serialized");
-    int32_t seqId = info[0].As<Napi::Number>().Int32Value();
-    int32_t fromPos = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
+    CheckUsable(env, true);
+    if (info.Length() < 1) throw Napi::TypeError::New(env, "removeSequence(seqId, fromPos?)");
+    int32_t seqId = static_cast<int32_t>(CheckedInt(env, info[0], "seqId", 0, static_cast<int64_t>(maxSequences) - 1));
+    int32_t fromPos = 0;
+    if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull())
+        fromPos = static_cast<int32_t>(CheckedInt(env, info[1], "fromPos", 0, std::numeric_limits<int32_t>::max()));
     bool ok = llama_memory_seq_rm(llama_get_memory(ctx), seqId, fromPos <= 0 ? -1 : fromPos, -1);
     auto it = samplers.find(seqId);
     if (it != samplers.end()) {
@@ -469,21 +729,24 @@ Napi::Value Stage::RemoveSequence(const Napi::CallbackInfo& info) {
 
 Napi::Value Stage::SetSampler(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (busy) throw Napi::Error::New(env, "stage is busy: calls must be serialized");
-    int32_t seqId = info[0].As<Napi::Number>().Int32Value();
+    CheckUsable(env, false);
+    if (info.Length() < 1) throw Napi::TypeError::New(env, "setSampler(seqId, params)");
+    int32_t seqId = static_cast<int32_t>(CheckedInt(env, info[0], "seqId", 0, static_cast<int64_t>(maxSequences) - 1));
+    bool hasParams = info.Length() > 1 && info[1].IsObject();
+    SamplerParams params = hasParams ? ParseSampler(info[1].As<Napi::Object>()) : SamplerParams{};  // checked before anything changes
     auto it = samplers.find(seqId);
     if (it != samplers.end()) {
         llama_sampler_free(it->second);
         samplers.erase(it);
     }
-    if (info.Length() > 1 && info[1].IsObject()) samplerParams[seqId] = ParseSampler(info[1].As<Napi::Object>());
+    if (hasParams) samplerParams[seqId] = params;
     else samplerParams.erase(seqId);
     return env.Undefined();
 }
 
 Napi::Value Stage::Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!model) throw Napi::Error::New(env, "stage is not loaded or was disposed");
+    CheckUsable(env, true);
     Napi::Object o = Napi::Object::New(env);
     char desc[256];
     llama_model_desc(model, desc, sizeof(desc));
@@ -510,12 +773,16 @@ Napi::Value Stage::Info(const Napi::CallbackInfo& info) {
     return o;
 }
 
+// While a computation runs, dispose asks it to abort and frees everything when it has ended (its
+// promise then rejects); the stage refuses every call from now on either way.
 Napi::Value Stage::Dispose(const Napi::CallbackInfo& info) {
+    if (disposed || disposePending) return info.Env().Undefined();
     if (busy) {
+        disposePending = true;
         aborted = true;
-        throw Napi::Error::New(info.Env(), "stage is busy; the running computation was asked to abort, dispose again when it ends");
+        return info.Env().Undefined();
     }
-    FreeAll();
+    DisposeNow();
     return info.Env().Undefined();
 }
 
@@ -523,18 +790,19 @@ Napi::Value LoadStage(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Function ctor = env.GetInstanceData<Napi::FunctionReference>()->Value();
     Napi::Object obj = ctor.New({info[0], info[1]});
-    auto* worker = new LoadWorker(env, obj);
-    worker->Queue();
-    return worker->Promise();
+    Stage* stage = Stage::Unwrap(obj);
+    stage->busy = true;
+    return stage->Submit(env, new LoadJob(env, stage));
 }
 
 Napi::Value Quantize(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber())
         throw Napi::TypeError::New(env, "quantize(inPath, outPath, ftype, threads?)");
-    int threads = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 0;
-    auto* worker = new QuantizeWorker(env, info[0].As<Napi::String>(), info[1].As<Napi::String>(),
-                                      info[2].As<Napi::Number>().Int32Value(), threads);
+    int ftype = static_cast<int>(CheckedInt(env, info[2], "ftype", 0, std::numeric_limits<int32_t>::max()));
+    int threads = info.Length() > 3 && !info[3].IsUndefined() && !info[3].IsNull()
+                      ? static_cast<int>(std::min<int64_t>(kMaxThreads, CheckedInt(env, info[3], "threads", 0, std::numeric_limits<int32_t>::max()))) : 0;
+    auto* worker = new QuantizeWorker(env, info[0].As<Napi::String>(), info[1].As<Napi::String>(), ftype, threads);
     worker->Queue();
     return worker->Promise();
 }

@@ -4,9 +4,13 @@
 #include <napi.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ggml.h"
@@ -44,7 +48,8 @@ struct Segment {
     std::vector<llama_token> accept;  // tokens to feed the sequence's sampler first (penalty history)
 };
 
-// Several sequences computed in one llama_decode; inputs are concatenated in segment order.
+// Several sequences computed together; inputs and outputs are concatenated in segment order, which
+// may be any order of sequence ids (the native side decodes them in an order llama.cpp keeps).
 struct ForwardRequest {
     std::vector<Segment> segments;
     std::vector<llama_token> tokens;  // token ids (first stage, or a whole model)
@@ -64,15 +69,39 @@ struct ForwardResult {
     double computeMs = 0;
 };
 
+class Stage;
+
+// Work for a stage's own thread: Run() there, then Complete() on the JS thread.
+struct StageJob {
+    virtual ~StageJob() = default;
+    virtual void Run() = 0;                     // worker thread; may throw
+    virtual void Resolve(Napi::Env env) = 0;    // JS thread, after Run() returned
+    Napi::Promise::Deferred deferred;
+    Napi::ObjectReference ref;                  // keeps the Stage's JS object alive while queued
+    std::string error;
+    bool failed = false;
+    bool releasesBusy = true;
+    bool isLoad = false;
+    explicit StageJob(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+};
+
+void CallJsJob(Napi::Env env, Napi::Function, Stage* stage, StageJob* job);
+struct TsfnState;
+using StageTsfn = Napi::TypedThreadSafeFunction<Stage, StageJob, CallJsJob>;
+
 class Stage : public Napi::ObjectWrap<Stage> {
    public:
     static Napi::Function Init(Napi::Env env);
     explicit Stage(const Napi::CallbackInfo& info);
     ~Stage() override;
 
-    // Used by the async workers (run off the JS thread; JS serializes calls per stage).
+    // Run on the stage's own thread (JS serializes calls per stage; native refuses overlaps).
     void LoadBlocking();
     ForwardResult ForwardBlocking(ForwardRequest& req);
+
+    // JS thread: queue a job on the stage thread (its promise settles on the JS thread).
+    Napi::Promise Submit(Napi::Env env, StageJob* job);
+    void Finished(Napi::Env env, StageJob* job);
 
     llama_model* model = nullptr;
     llama_context* ctx = nullptr;
@@ -99,6 +128,8 @@ class Stage : public Napi::ObjectWrap<Stage> {
 
     std::atomic<bool> busy{false};
     std::atomic<bool> aborted{false};
+    bool disposed = false;       // JS thread only
+    bool disposePending = false; // dispose() came while busy: free when the running job ends
 
    private:
     Napi::Value Forward(const Napi::CallbackInfo& info);
@@ -107,6 +138,22 @@ class Stage : public Napi::ObjectWrap<Stage> {
     Napi::Value Info(const Napi::CallbackInfo& info);
     Napi::Value Dispose(const Napi::CallbackInfo& info);
     void FreeAll();
+    void DisposeNow();
+    void StopWorker();
+    void WorkerLoop();
+    void CheckUsable(Napi::Env env, bool needContext);
+    llama_token SampleFrom(llama_sampler* smpl, const float* logits);
+
+    // The stage's own compute thread, so that llama.cpp work never occupies libuv's threadpool.
+    std::thread worker;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<StageJob*> jobs;
+    bool stopping = false;
+    StageTsfn tsfn;
+    TsfnState* tsfnState = nullptr;
+    int pending = 0;  // JS thread: jobs submitted and not yet finished
+    std::vector<llama_token_data> sampleBuf;
 
     std::map<int32_t, llama_sampler*> samplers;
     std::map<int32_t, SamplerParams> samplerParams;

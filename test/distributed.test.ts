@@ -21,6 +21,7 @@ import { CLUSTER_KEY, CLUSTER_KEY_HEX, startNode, stopNode, terminateNode, type 
 import { referenceGreedy } from "./helpers/reference.ts";
 import { greedyTokens, delay } from "./helpers/generation.ts";
 import { afterTokens, concurrentChats, staggeredChats } from "./helpers/scenarios.ts";
+import { startProxy } from "./helpers/tcp-proxy.ts";
 
 const GEN = 12;
 const CONTEXT = 256;
@@ -362,6 +363,32 @@ describe("control and failure", () => {
             c.close();
         } finally {
             await stopNode(fresh);
+        }
+    });
+
+    test("a link between two nodes that drops reconnects: sequences in flight fail with the reason, the next generation is exact", { timeout: 90000 }, async () => {
+        const proxy = await startProxy(nodes[1]!.address);
+        const p = await connectPipeline({
+            modelPath: model, peers: [nodes[0]!.address, nodes[1]!.address], linkAddresses: [proxy.address], layers: parseLayerRanges("0-3,3-6", 6),
+            clusterKey: CLUSTER_KEY, dataDir: coordDir, stage: stageOpts
+        });
+        const links: Array<{ connected: boolean }> = [];
+        p.events.subscribe((m) => { if (m.type === "linkChanged") links.push(m); });
+        try {
+            assert.deepEqual(await greedyTokens(p, prompt, 4), ref.slice(0, 4));
+            const g = generate(p, { promptTokens: prompt, maxTokens: 400, sampler: { temperature: 0 } });
+            await afterTokens(g, 2);
+            proxy.cut();
+            const cutShort = await g.result;
+            assert.equal(cutShort.stopReason, "failed");
+            assert.match(cutShort.error!.message, /link from node 'alpha' to the next stage .* broke/);
+            await until("the link is back", async () => links.some((l) => l.connected));
+            assert.equal(p.failure, null, "the pipeline itself did not fail");
+            assert.deepEqual(await greedyTokens(p, prompt, GEN), ref, "exact after the reconnect");
+            assert.ok(proxy.connections >= 2, "the node reconnected through the proxy");
+        } finally {
+            await p.dispose();
+            await proxy.close();
         }
     });
 

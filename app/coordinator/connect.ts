@@ -27,6 +27,11 @@ export interface ConnectOptions {
     clusterKey: Buffer;
     /** the coordinator's data folder (stage cache, hashes) */
     dataDir: string;
+    /**
+     * The address each node uses to reach the next one (one fewer than peers), when it is not the
+     * address this machine uses. Defaults to the next peer's address.
+     */
+    linkAddresses?: string[];
     /** this machine's name, shown to the nodes. Defaults to the host name */
     name?: string;
     /** how hidden states travel: "f32" is exact, "f16" half the bytes. Defaults to "f32" */
@@ -91,6 +96,7 @@ export async function connectPipeline(o: ConnectOptions): Promise<RemotePipeline
         const activations = o.activations === "f16" ? "F16" : "F32";
         const stages = await distributeStages({
             modelPath: o.modelPath, dataDir: o.dataDir, clients, ranges, layerTotal: total, stage, activations, pipelineId, pipelineKey,
+            ...(o.linkAddresses != null ? { linkAddresses: o.linkAddresses } : {}),
             coordinatorName: name, ...(o.signal != null ? { signal: o.signal } : {}), emit: (e) => events.emit(e)
         });
         try {

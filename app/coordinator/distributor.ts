@@ -36,6 +36,8 @@ export interface DistributeOptions {
     pipelineId: string;
     pipelineKey: string;
     coordinatorName: string;
+    /** how each node reaches the next (defaults to the next client's address) */
+    linkAddresses?: string[];
     signal?: AbortSignal;
     emit?: (e: PipelineEvent) => void;
 }
@@ -91,7 +93,7 @@ export async function distributeStages(o: DistributeOptions): Promise<PreparedSt
                 pipelineId: o.pipelineId, pipelineKey: o.pipelineKey, stageIndex: i, stageCount: o.clients.length, modelSha256: modelSha,
                 layers: range, layerTotal: o.layerTotal, stageSha256: stageSha, stageBytes: bytes,
                 options: { contextSize: o.stage.contextSize, maxSequences: o.stage.maxSequences, batchSize: o.stage.batchSize, threads: o.stage.threads, gpuLayers: o.stage.gpuLayers, flashAttention: FA[o.stage.flashAttention] },
-                nextAddress: i === o.clients.length - 1 ? "" : o.clients[i + 1]!.address, coordinatorName: o.coordinatorName, activations: o.activations,
+                nextAddress: i === o.clients.length - 1 ? "" : o.linkAddresses?.[i] ?? o.clients[i + 1]!.address, coordinatorName: o.coordinatorName, activations: o.activations,
                 stageHeader
             };
             const prepare = () => raceSignal(client.prepareStage(request), signal).catch((e: unknown) => {

@@ -16,7 +16,10 @@ import { resolveSampler } from "../app/stage/sampler.ts";
 import { rangesByMemory } from "../app/placement/ranges.ts";
 import { EventHub } from "../app/util/event-hub.ts";
 import { applyNodeEvent, initialNodeState, type NodeEvent } from "../app/node/events.ts";
-import { defaultPromptChunk } from "../app/engine/generate.ts";
+import { defaultPromptChunk, generate } from "../app/engine/generate.ts";
+import type { Pipeline } from "../app/engine/pipeline.ts";
+import { Sessions, loadOrCreateClusterKey } from "../app/node/auth.ts";
+import { MemoryLedger } from "../app/node/resources.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const step = (seqId: number, nTokens = 1, tag = ""): SchedulableStep & { tag: string } => ({ seqId, nTokens, tag });
@@ -196,4 +199,79 @@ test("the committed protocol types are what the generator makes from the .proto 
     } finally {
         fs.rmSync(out, { recursive: true, force: true });
     }
+});
+
+describe("generation loop on a stand-in pipeline", () => {
+    // A pipeline whose steps answer from a script: sequence 0 gets tokens, sequence 1's steps never come back.
+    function standIn(): Pipeline & { released: Array<[number, number]> } {
+        const pool = new SequencePool(2);
+        const released: Array<[number, number]> = [];
+        return {
+            shape: { stageCount: 2, maxSequences: 2, contextSize: 64, batchSize: 8 }, sequences: pool, stageNames: ["a", "b"], failure: null, released,
+            step: (r) => r.seqId === 1 ? new Promise(() => {}) : Promise.resolve({ token: 5 + r.pos, stageMs: [0.1, 0.2] }),
+            release: async (seqId, epoch) => { released.push([seqId, epoch]); },
+            dispose: async () => {}
+        };
+    }
+    test("a late step fails its sequence only, within a limit that grows with the step's tokens; the slot is released", { timeout: 10000 }, async () => {
+        const p = standIn();
+        const ok = generate(p, { promptTokens: [1, 2, 3], maxTokens: 4 }, { stepTimeout: { baseMs: 200, perTokenMs: 10 } });
+        const stuck = generate(p, { promptTokens: [1, 2, 3], maxTokens: 4 }, { stepTimeout: { baseMs: 200, perTokenMs: 10 } });
+        const [a, b] = await Promise.all([ok.result, stuck.result]);
+        assert.equal(a.stopReason, "maxTokens");
+        assert.deepEqual(a.tokens, [5, 8, 9, 10], "the prompt's step, then one step per token");
+        assert.equal(b.stopReason, "failed");
+        assert.match(b.error!.message, /no answer for a step of 3 token\(s\) within 0\.2 s/);
+        assert.deepEqual(p.released.map(([s]) => s).sort(), [0, 1], "both sequences were released");
+        assert.equal(p.sequences.freeCount, 2);
+    });
+    test("abort while waiting for a slot or a step ends the generation as aborted; maxTokens 0 generates nothing", { timeout: 10000 }, async () => {
+        const p = standIn();
+        const stuck: Pipeline = { ...p, step: () => new Promise(() => {}) };
+        const [a, b] = [generate(stuck, { promptTokens: [1], maxTokens: 5 }), generate(stuck, { promptTokens: [1], maxTokens: 5 })];
+        const controller = new AbortController();
+        const queued = generate(stuck, { promptTokens: [1], maxTokens: 3, signal: controller.signal });
+        await new Promise((r) => setTimeout(r, 20));
+        controller.abort();
+        assert.equal((await queued.result).stopReason, "aborted", "aborted while waiting for a slot");
+        a.abort();
+        b.abort();
+        assert.deepEqual([(await a.result).stopReason, (await b.result).stopReason], ["aborted", "aborted"], "aborted while waiting for a step");
+        assert.equal((await generate(p, { promptTokens: [1], maxTokens: 0 }).result).tokens.length, 0);
+        assert.throws(() => generate(p, { promptTokens: [], maxTokens: 1 }), /the prompt has no tokens/);
+        assert.throws(() => generate(p, { promptTokens: new Array(64).fill(1), maxTokens: 1 }), /the prompt has 64 tokens, but the context holds 64/);
+    });
+});
+
+describe("node resources", () => {
+    test("a cluster-key file that is empty, short or not hex refuses to start; a new one is written with mode 0600", () => {
+        const d = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-key-"));
+        try {
+            const file = path.join(d, "cluster-key");
+            for (const bad of ["", "abcd", "zz".repeat(16), "  "]) {
+                fs.writeFileSync(file, bad);
+                assert.throws(() => loadOrCreateClusterKey(d), /does not hold a valid cluster key .*delete the file to make a new cluster/);
+            }
+            fs.rmSync(file);
+            const made = loadOrCreateClusterKey(d);
+            assert.equal(made.created, true);
+            assert.equal(made.key.length, 32);
+            assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+            assert.deepEqual(loadOrCreateClusterKey(d), { key: made.key, created: false });
+            assert.throws(() => new Sessions(Buffer.alloc(0)), /at least 16 are needed/);
+        } finally {
+            fs.rmSync(d, { recursive: true, force: true });
+        }
+    });
+    test("memory reservations are taken at once: two stages can never both take the same bytes", () => {
+        const ledger = new MemoryLedger({ limitBytes: 1000 });
+        const a = ledger.tryReserve(600, "a");
+        assert.ok(a != null);
+        assert.equal(ledger.tryReserve(600, "b"), null, "the second does not fit while the first holds its bytes");
+        assert.deepEqual(ledger.snapshot(), { totalBytes: 1000, freeBytes: 400, reservedBytes: 600 });
+        a.release();
+        a.release();
+        assert.ok(ledger.tryReserve(600, "b") != null);
+        assert.equal(ledger.tryReserve(-1, "c"), null);
+    });
 });

@@ -78,6 +78,8 @@ export class GenerationRequestError extends Error {
 }
 
 const DEFAULT_TIMEOUT = { baseMs: 120_000, perTokenMs: 250 };
+/** how long a finished generation waits for its sequence to be dropped on every stage */
+const RELEASE_WAIT_MS = 5000;
 
 /** Tokens per prompt step: the whole batch on one stage; with several, about 4 chunks per stage so they overlap. */
 export function defaultPromptChunk(promptLength: number, stageCount: number, batchSize: number): number {
@@ -173,41 +175,42 @@ export function generate(pipeline: Pipeline, request: GenerationRequest, options
             tStart = performance.now();
             const { seqId, epoch } = lease;
             emitEvent({ type: "started", seqId, epoch });
-            if (request.maxTokens === 0) return finish();
-            // The prompt: chunks in flight through the stages, at most `window` at once.
-            const inFlight: Array<{ promise: Promise<StepResult>; n: number }> = [];
-            let last: StepResult | null = null;
-            for (let off = 0; off < prompt.length; off += chunk) {
-                if (inFlight.length >= window) { const head = inFlight.shift()!; addStageMs(await wait(head.promise, head.n)); }
-                const end = Math.min(prompt.length, off + chunk);
-                const isLast = end === prompt.length;
-                const promise = pipeline.step({
-                    seqId, epoch, pos: off, tokens: prompt.subarray(off, end), sample: isLast,
-                    ...(off === 0 ? { sampler } : {}), ...(isLast ? { accept: prompt } : {})
-                });
-                promise.catch(() => {}); // awaited below; a rejection before then must not go unhandled
-                inFlight.push({ promise, n: end - off });
-            }
-            while (inFlight.length > 0) { const head = inFlight.shift()!; last = await wait(head.promise, head.n); addStageMs(last); }
-            let pos = prompt.length;
-            let token = last!.token!;
-            for (;;) {
-                tokens.push(token);
-                tLast = performance.now();
-                if (tokens.length === 1) tFirst = tLast;
-                const pushed = text?.push(token);
-                emitEvent({ type: "token", token, text: pushed?.text ?? "" });
-                if (pushed?.stop != null) { stopReason = "stopString"; stopString = pushed.stop; break; }
-                if (options.isEndOfGeneration?.(token) || stopTokens.has(token)) { stopReason = "eos"; break; }
-                if (tokens.length >= request.maxTokens) { stopReason = "maxTokens"; break; }
-                if (pos + 1 > shape.contextSize) { stopReason = "contextFull"; break; }
-                if (signal.aborted) throw signal.reason;
-                const tStep = performance.now();
-                const r = await wait(pipeline.step({ seqId, epoch, pos, tokens: Int32Array.of(token), sample: true }), 1);
-                addStageMs(r);
-                overheadMs += performance.now() - tStep - r.stageMs.reduce((a, b) => a + b, 0);
-                pos++;
-                token = r.token!;
+            if (request.maxTokens > 0) {
+                // The prompt: chunks in flight through the stages, at most `window` at once.
+                const inFlight: Array<{ promise: Promise<StepResult>; n: number }> = [];
+                let last: StepResult | null = null;
+                for (let off = 0; off < prompt.length; off += chunk) {
+                    if (inFlight.length >= window) { const head = inFlight.shift()!; addStageMs(await wait(head.promise, head.n)); }
+                    const end = Math.min(prompt.length, off + chunk);
+                    const isLast = end === prompt.length;
+                    const promise = pipeline.step({
+                        seqId, epoch, pos: off, tokens: prompt.subarray(off, end), sample: isLast,
+                        ...(off === 0 ? { sampler } : {}), ...(isLast ? { accept: prompt } : {})
+                    });
+                    promise.catch(() => {}); // awaited below; a rejection before then must not go unhandled
+                    inFlight.push({ promise, n: end - off });
+                }
+                while (inFlight.length > 0) { const head = inFlight.shift()!; last = await wait(head.promise, head.n); addStageMs(last); }
+                let pos = prompt.length;
+                let token = last!.token!;
+                for (;;) {
+                    tokens.push(token);
+                    tLast = performance.now();
+                    if (tokens.length === 1) tFirst = tLast;
+                    const pushed = text?.push(token);
+                    emitEvent({ type: "token", token, text: pushed?.text ?? "" });
+                    if (pushed?.stop != null) { stopReason = "stopString"; stopString = pushed.stop; break; }
+                    if (options.isEndOfGeneration?.(token) || stopTokens.has(token)) { stopReason = "eos"; break; }
+                    if (tokens.length >= request.maxTokens) { stopReason = "maxTokens"; break; }
+                    if (pos + 1 > shape.contextSize) { stopReason = "contextFull"; break; }
+                    if (signal.aborted) throw signal.reason;
+                    const tStep = performance.now();
+                    const r = await wait(pipeline.step({ seqId, epoch, pos, tokens: Int32Array.of(token), sample: true }), 1);
+                    addStageMs(r);
+                    overheadMs += performance.now() - tStep - r.stageMs.reduce((a, b) => a + b, 0);
+                    pos++;
+                    token = r.token!;
+                }
             }
         } catch (e) {
             if (signal.aborted) {
@@ -217,13 +220,14 @@ export function generate(pipeline: Pipeline, request: GenerationRequest, options
                 error = e instanceof Error ? e : new Error(String(e));
                 if (e instanceof TimeoutError) error = new StepError(e.message, lease?.seqId ?? -1);
             }
-        } finally {
-            if (lease != null) {
-                // In order behind its last steps on every stage; the slot can be reused at once,
-                // since a new epoch supersedes whatever of this one is still on its way.
-                pipeline.release(lease.seqId, lease.epoch).catch(() => {});
-                lease.release();
-            }
+        }
+        if (lease != null) {
+            // In order behind its last steps on every stage. The slot can be reused at once (a new
+            // epoch supersedes whatever of this one is still on its way); the result waits (briefly)
+            // until every stage has dropped the sequence.
+            const released = pipeline.release(lease.seqId, lease.epoch).catch(() => {});
+            lease.release();
+            await raceSignal(released, undefined, { ms: RELEASE_WAIT_MS, message: () => "" }).catch(() => {});
         }
         return finish();
 

@@ -4,7 +4,7 @@
 import { GgmlType } from "../gguf/ggml-types.ts";
 import { readGgufHeader } from "../gguf/reader.ts";
 import { loadAddon, type NativeStage, type NativeStageInfo } from "../native/addon.ts";
-import { readStageMetadata, type LayerRange } from "./slice.ts";
+import { STAGE_KEYS, readStageMetadata, type LayerRange } from "./slice.ts";
 import { checkModelHeader } from "./model-check.ts";
 import { effectiveThreads, resolveStageOptions, type StageOptions } from "./options.ts";
 import { resolveSampler, type SamplerParams } from "./sampler.ts";
@@ -96,8 +96,8 @@ export class StageRuntime implements StageShape {
     static async load(file: string, options: Partial<StageOptions> = {}): Promise<StageRuntime> {
         const resolved = resolveStageOptions(options);
         const header = readGgufHeader(file);
+        checkModelHeader(header, file, { role: header.kv.has(STAGE_KEYS.version) ? "stage" : "model" });
         const meta = readStageMetadata(header);
-        checkModelHeader(header, file, { role: meta == null ? "model" : "stage" });
         const addon = await loadAddon();
         const native = await addon.loadStage(file, {
             threads: effectiveThreads(resolved.threads),

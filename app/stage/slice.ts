@@ -83,9 +83,9 @@ async function ensureFreeSpace(dir: string, bytes: number) {
 
 export async function sliceStage(modelPath: string, range: LayerRange, outPath: string, opts: SliceOptions = {}): Promise<StageFileInfo> {
     const h = readGgufHeader(modelPath);
+    checkModelHeader(h, modelPath, { role: "model" });
     const arch = kvString(h, "general.architecture");
     checkArchitectureSupported(arch, modelPath);
-    checkModelHeader(h, modelPath, { role: "model" });
     const total = modelLayerCount(h, modelPath);
     validateRange(range, total, modelPath);
     const first = range.start === 0;

@@ -3,7 +3,7 @@
 // this run):
 // - node-llama-cpp alone (1 thread): decode tokens/s and prefill time of a 1,024-token prompt;
 // - the one-node Hearth baseline (all layers on one node, 1 thread, through the coordinator);
-// - 2 nodes (layers 0-10 | 10-16): decode tokens/s, per-hop overhead, time to first token;
+// - 2 nodes (split balanced by measured stage times): decode tokens/s, per-hop overhead, time to first token;
 // - 1, 2 and 4 concurrent chats through the 2 nodes: aggregate tokens/s.
 // Per-hop overhead: over the decode steps of one chat, (wall time of a step − the stages' compute
 // reported by the nodes) / hops, where a step makes stages + 1 hops (coordinator → first stage →
@@ -106,26 +106,53 @@ const one = await withNodes(1, async (nodes) => {
 });
 log(`1 node (all layers):           ${one.tps.toFixed(2)} tokens/s (${(one.tps / ref.decode).toFixed(3)}× node-llama-cpp); overhead ${one.hop.toFixed(3)} ms per hop; first token of the long prompt after ${one.ttft.toFixed(0)} ms (prefill ${(ref.prefillMs / one.ttft).toFixed(3)}× node-llama-cpp's speed)`);
 
+// Two nodes. The split is balanced by measured stage times: a first run on 0-8 | 8-16 gives the
+// time of a layer (stage 1 / 8) and of the output head (stage 2 − 8 layers); the decode split
+// then minimizes the slower stage. A prompt's prefill computes the head once, not per token, so
+// the time to first token is measured on the split balanced for prefill (0-8 | 8-16).
 const two = await withNodes(2, async (nodes) => {
-    const p = await open(nodes, "0-10,10-16");
+    const calibrate = await open(nodes, "0-8,8-16");
+    let split: string;
+    let ttftMs: number;
+    let layerMs: number;
+    let headMs: number;
+    try {
+        await chats(calibrate, 1);
+        const s = (await chats(calibrate, 1)).stats[0]!;
+        const perToken = s.stageComputeMs.map((ms) => ms / s.generatedTokens);
+        layerMs = perToken[0]! / 8;
+        headMs = Math.max(0, perToken[1]! - 8 * layerMs);
+        let best = 8;
+        for (let k = 1; k < 16; k++) if (Math.max(k * layerMs, (16 - k) * layerMs + headMs) < Math.max(best * layerMs, (16 - best) * layerMs + headMs)) best = k;
+        split = `0-${best},${best}-16`;
+        ttftMs = await ttft(calibrate);
+    } finally {
+        await calibrate.dispose();
+    }
+    const p = await open(nodes, split);
     try {
         await chats(p, 1);
         const runs = [await chats(p, 1), await chats(p, 1)];
         const s = runs.map((r) => r.stats[0]!);
-        const t = await ttft(p);
         const agg: Record<string, number> = {};
         for (const n of [1, 2, 4]) agg[String(n)] = (await chats(p, n)).aggregate;
-        return { tps: best(s.map((x) => x.decodeTokensPerSecond)), hop: Math.min(...s.map((x) => x.overheadMsPerToken)) / 3, ttft: t, agg };
+        const stages = (await p.nodeInfos()).map((i) => i.stages[0]!);
+        return {
+            split, layerMs, headMs, tps: best(s.map((x) => x.decodeTokensPerSecond)), hop: Math.min(...s.map((x) => x.overheadMsPerToken)) / 3, ttft: ttftMs, agg,
+            seqsPerBatch: stages.map((st) => st.batchedSequences / Math.max(1, st.batches))
+        };
     } finally {
         await p.dispose();
     }
 });
-log(`2 nodes (0-10 | 10-16):        ${two.tps.toFixed(2)} tokens/s (${(two.tps / one.tps).toFixed(3)}× the one-node baseline); overhead ${two.hop.toFixed(3)} ms per hop`);
-log(`time to first token, ${longPrompt.length}-token prompt: one node ${one.ttft.toFixed(0)} ms, two nodes ${two.ttft.toFixed(0)} ms (${(two.ttft / one.ttft).toFixed(3)}×)`);
-log(`2 nodes, concurrent chats (aggregate tokens/s): 1: ${two.agg["1"]!.toFixed(2)}, 2: ${two.agg["2"]!.toFixed(2)}, 4: ${two.agg["4"]!.toFixed(2)} (4 chats = ${(two.agg["4"]! / two.agg["1"]!).toFixed(2)}× one chat)`);
+log(`2 nodes, measured: a layer ${two.layerMs.toFixed(2)} ms, the output head ${two.headMs.toFixed(2)} ms per token → decode split ${two.split}`);
+log(`2 nodes (${two.split}):          ${two.tps.toFixed(2)} tokens/s (${(two.tps / one.tps).toFixed(3)}× the one-node baseline); overhead ${two.hop.toFixed(3)} ms per hop`);
+log(`time to first token, ${longPrompt.length}-token prompt: one node ${one.ttft.toFixed(0)} ms, two nodes (0-8 | 8-16) ${two.ttft.toFixed(0)} ms (${(two.ttft / one.ttft).toFixed(3)}×)`);
+log(`2 nodes, concurrent chats (aggregate tokens/s): 1: ${two.agg["1"]!.toFixed(2)}, 2: ${two.agg["2"]!.toFixed(2)}, 4: ${two.agg["4"]!.toFixed(2)} (4 chats = ${(two.agg["4"]! / two.agg["1"]!).toFixed(2)}× one chat); sequences per batch by stage: ${two.seqsPerBatch.map((x) => x.toFixed(2)).join(", ")}`);
 if (json) {
     console.log(JSON.stringify({
         model: path.basename(model), threadsPerNode: THREADS, tokensPerChat: tokens, longPromptTokens: longPrompt.length,
+        twoNodeSplit: two.split, ttftSplit: "0-8,8-16", layerMs: two.layerMs, headMs: two.headMs, sequencesPerBatch: two.seqsPerBatch,
         nodeLlamaCppTokensPerSecond: ref.decode, nodeLlamaCppPrefillMs: ref.prefillMs,
         oneNodeTokensPerSecond: one.tps, twoNodeTokensPerSecond: two.tps,
         perHopMs: two.hop, oneNodePerHopMs: one.hop,

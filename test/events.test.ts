@@ -9,7 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import { HearthNode } from "../app/node/node.ts";
 import type { NodeEvent } from "../app/node/events.ts";
 import { connectPipeline } from "../app/coordinator/connect.ts";
-import type { PipelineEvent } from "../app/coordinator/events.ts";
+import type { PipelineEvent } from "../app/engine/pipeline-events.ts";
 import { generate } from "../app/engine/generate.ts";
 import { nodeContract } from "../app/protocol/proto.ts";
 import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
@@ -68,6 +68,8 @@ test("a node's and a pipeline's events show a full generation's lifecycle, state
     const failed = seen[1]!.find((e) => e.type === "stepFailed");
     assert.ok(failed != null && failed.type === "stepFailed" && /not finite/.test(failed.message), "the failed sequence is reported");
     const pt = pipelineEvents.map((e) => e.type);
-    for (const type of ["hashing", "uploading", "stageReady", "opened", "closed"]) assert.ok(pt.includes(type as PipelineEvent["type"]), `pipeline: ${type} in ${pt.join(", ")}`);
+    for (const type of ["hashing", "uploading", "stageReady", "opened", "sequenceStarted", "sequenceFinished", "closed"]) assert.ok(pt.includes(type as PipelineEvent["type"]), `pipeline: ${type} in ${pt.join(", ")}`);
+    const finished = pipelineEvents.find((e) => e.type === "sequenceFinished");
+    assert.ok(finished?.type === "sequenceFinished" && finished.stopReason === "maxTokens" && finished.stats.generatedTokens === 5 && finished.stats.stageComputeMs.length === 2, "a finished sequence carries its stats");
     assert.ok(pt.indexOf("opened") > pt.lastIndexOf("stageReady") && pt.indexOf("closed") > pt.indexOf("opened"));
 });

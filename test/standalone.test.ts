@@ -18,6 +18,7 @@ import { EventHub } from "../app/util/event-hub.ts";
 import { applyNodeEvent, initialNodeState, type NodeEvent } from "../app/node/events.ts";
 import { defaultPromptChunk, generate } from "../app/engine/generate.ts";
 import type { Pipeline } from "../app/engine/pipeline.ts";
+import { applyPipelineEvent, initialPipelineState } from "../app/engine/pipeline-events.ts";
 import { Sessions, loadOrCreateClusterKey } from "../app/node/auth.ts";
 import { MemoryLedger } from "../app/node/resources.ts";
 
@@ -208,6 +209,7 @@ describe("generation loop on a stand-in pipeline", () => {
         const released: Array<[number, number]> = [];
         return {
             shape: { stageCount: 2, maxSequences: 2, contextSize: 64, batchSize: 8 }, sequences: pool, stageNames: ["a", "b"], failure: null, released,
+            events: new EventHub(initialPipelineState(), applyPipelineEvent),
             step: (r) => r.seqId === 1 ? new Promise(() => {}) : Promise.resolve({ token: 5 + r.pos, stageMs: [0.1, 0.2] }),
             release: async (seqId, epoch) => { released.push([seqId, epoch]); },
             dispose: async () => {}

@@ -15,7 +15,7 @@ import { EventHub } from "../util/event-hub.ts";
 import { NodeClient, ProtocolMismatchError, grpcMessage } from "../protocol/node-client.ts";
 import type { NodeInfo__Output } from "../protocol/proto.ts";
 import { distributeStages } from "./distributor.ts";
-import { applyPipelineEvent, initialPipelineState, type PipelineEvent, type PipelineState } from "./events.ts";
+import { applyPipelineEvent, initialPipelineState, type PipelineEvent, type PipelineState } from "../engine/pipeline-events.ts";
 import { RemotePipeline } from "./remote-pipeline.ts";
 
 export interface ConnectOptions {

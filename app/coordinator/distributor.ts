@@ -13,7 +13,7 @@ import { raceSignal } from "../util/abort.ts";
 import { formatBytes } from "../util/format.ts";
 import { grpcMessage, type NodeClient } from "../protocol/node-client.ts";
 import type { DType, FlashAttention, PipelineEvent__Output, PrepareStageRequest } from "../protocol/proto.ts";
-import type { PipelineEvent } from "./events.ts";
+import type { PipelineEvent } from "../engine/pipeline-events.ts";
 
 export interface PreparedStage {
     client: NodeClient;

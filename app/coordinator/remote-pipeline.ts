@@ -9,7 +9,7 @@ import { EventHub } from "../util/event-hub.ts";
 import { grpcMessage, type NodeClient } from "../protocol/node-client.ts";
 import type { DType, ForwardMessage, PipelineEvent__Output } from "../protocol/proto.ts";
 import type { PreparedStage } from "./distributor.ts";
-import { applyPipelineEvent, initialPipelineState, type PipelineEvent as CoordinatorEvent, type PipelineState } from "./events.ts";
+import { applyPipelineEvent, initialPipelineState, type PipelineEvent as CoordinatorEvent, type PipelineState } from "../engine/pipeline-events.ts";
 
 interface Waiter { resolve: (r: StepResult) => void; reject: (e: Error) => void; seqId: number; epoch: number }
 

@@ -175,6 +175,7 @@ export function generate(pipeline: Pipeline, request: GenerationRequest, options
             tStart = performance.now();
             const { seqId, epoch } = lease;
             emitEvent({ type: "started", seqId, epoch });
+            pipeline.events.emit({ type: "sequenceStarted", seqId, epoch });
             if (request.maxTokens > 0) {
                 // The prompt: chunks in flight through the stages, at most `window` at once.
                 const inFlight: Array<{ promise: Promise<StepResult>; n: number }> = [];
@@ -229,7 +230,9 @@ export function generate(pipeline: Pipeline, request: GenerationRequest, options
             lease.release();
             await raceSignal(released, undefined, { ms: RELEASE_WAIT_MS, message: () => "" }).catch(() => {});
         }
-        return finish();
+        const result = finish();
+        if (lease != null) pipeline.events.emit({ type: "sequenceFinished", seqId: lease.seqId, epoch: lease.epoch, stopReason: result.stopReason, ...(error != null ? { error: error.message } : {}), stats: result.stats });
+        return result;
 
         function finish(): GenerationResult {
             const rest = text?.finish() ?? "";

@@ -6,6 +6,8 @@ import { StageRuntime } from "../stage/runtime.ts";
 import type { StageOptions } from "../stage/options.ts";
 import { PipelineError, StepError, type Pipeline, type PipelineShape, type StepRequest, type StepResult } from "./pipeline.ts";
 import { SequencePool } from "./sequence-pool.ts";
+import { EventHub } from "../util/event-hub.ts";
+import { applyPipelineEvent, initialPipelineState, type PipelineEvent, type PipelineState } from "./pipeline-events.ts";
 
 interface Waiter { resolve: (r: StepResult) => void; reject: (e: Error) => void; seqId: number; epoch: number }
 
@@ -13,6 +15,7 @@ export class LocalPipeline implements Pipeline {
     readonly shape: PipelineShape;
     readonly sequences: SequencePool;
     readonly stageNames: readonly string[];
+    readonly events = new EventHub<PipelineState, PipelineEvent>(initialPipelineState(), applyPipelineEvent);
     private readonly executors: StageExecutor[];
     private readonly waiters = new Map<number, Waiter>();
     private readonly releases = new Map<string, { left: number; resolve: () => void }>();
@@ -45,6 +48,7 @@ export class LocalPipeline implements Pipeline {
             onReleased: (seqId, epoch) => this.stageReleased(seqId, epoch)
         }));
         void first;
+        this.events.emit({ type: "opened", pipelineId: "local", stages: stages.map((s) => ({ node: "this machine", address: "", layers: [s.range.start, s.range.end] as [number, number] })) });
     }
 
     static async load(files: string[], options: Partial<StageOptions> = {}): Promise<LocalPipeline> {
@@ -122,5 +126,6 @@ export class LocalPipeline implements Pipeline {
         for (const r of this.releases.values()) r.resolve();
         this.releases.clear();
         await Promise.all(this.stages.map((s) => s.dispose()));
+        this.events.emit({ type: "closed" });
     }
 }

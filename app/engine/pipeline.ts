@@ -2,6 +2,8 @@
 // over gRPC): steps of sequences in, finished steps (sampled tokens) out, releases, and failure.
 import type { SamplerParams } from "../stage/sampler.ts";
 import type { SequencePool } from "./sequence-pool.ts";
+import type { EventHub } from "../util/event-hub.ts";
+import type { PipelineEvent, PipelineState } from "./pipeline-events.ts";
 
 export interface PipelineShape {
     stageCount: number;
@@ -57,6 +59,8 @@ export interface Pipeline {
     step(request: StepRequest): Promise<StepResult>;
     /** Drops a sequence (up to this epoch) on every stage; resolves once every stage has. */
     release(seqId: number, epoch: number): Promise<void>;
+    /** The pipeline's events (state first, then changes); generations report their start and end here. */
+    readonly events: EventHub<PipelineState, PipelineEvent>;
     /** Why the pipeline stopped working, or null while it works. */
     readonly failure: PipelineError | null;
     dispose(): Promise<void>;

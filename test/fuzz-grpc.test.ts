@@ -85,7 +85,10 @@ test(`fuzz: ${PER_METHOD} mutated messages per gRPC method; no crash, no hang, b
         const md = authed ? client.metadata() : new grpc.Metadata();
         if (authed && method === "Forward") md.set("x-hearth-pipeline-key", "k".repeat(20));
         const m = methods[method]!;
+        let settled = false;
         const settle = (e: grpc.ServiceError | null | undefined) => {
+            if (settled) return;
+            settled = true;
             // Answered: OK, or a status that is not INTERNAL/UNKNOWN/DEADLINE (a hang or a crash shows as those).
             const code = e?.code ?? grpc.status.OK;
             if (code === grpc.status.DEADLINE_EXCEEDED || code === grpc.status.UNAVAILABLE || code === grpc.status.UNKNOWN) { failed++; if (failures.length < 5) failures.push(`${method}: ${code} ${e?.details}`); } else passed++;

@@ -147,8 +147,9 @@ describe("options", () => {
     });
     test("prompt chunks: the whole batch on one stage, smaller chunks so that several stages overlap", () => {
         assert.equal(defaultPromptChunk(1024, 1, 512), 512);
-        assert.equal(defaultPromptChunk(1024, 2, 512), 128);
-        assert.equal(defaultPromptChunk(20, 3, 512), 64);
+        assert.equal(defaultPromptChunk(1024, 2, 512), 64);
+        assert.equal(defaultPromptChunk(20, 3, 512), 32);
+        assert.equal(defaultPromptChunk(100000, 2, 512), 512);
     });
 });
 

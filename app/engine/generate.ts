@@ -81,10 +81,13 @@ const DEFAULT_TIMEOUT = { baseMs: 120_000, perTokenMs: 250 };
 /** how long a finished generation waits for its sequence to be dropped on every stage */
 const RELEASE_WAIT_MS = 5000;
 
-/** Tokens per prompt step: the whole batch on one stage; with several, about 4 chunks per stage so they overlap. */
+/**
+ * Tokens per prompt step: the whole batch on one stage; with several, about 8 chunks per stage,
+ * so that the stages overlap and the last stage's tail (one chunk) is short.
+ */
 export function defaultPromptChunk(promptLength: number, stageCount: number, batchSize: number): number {
     if (stageCount <= 1) return batchSize;
-    return Math.min(batchSize, Math.max(64, Math.ceil(promptLength / (4 * stageCount))));
+    return Math.min(batchSize, Math.max(32, Math.ceil(promptLength / (8 * stageCount))));
 }
 
 /** A running generation: iterate it for its events, or await `result`. */

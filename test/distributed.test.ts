@@ -61,6 +61,16 @@ async function until(what: string, fn: () => Promise<boolean>, ms = 15000) {
         await delay(100);
     }
 }
+/** `hearth generate` through the three nodes as a child process, once it streams text. */
+async function streamingCoordinator(model: string) {
+    const child = spawn(process.execPath, [bin, "generate", "--model", model, "--peers", nodes.map((n) => n.address).join(","), "--layers", "0-2,2-4,4-6",
+        "--prompt", "Hello there", "--max-tokens", "4000", "--context-size", "4096", "--greedy", "--cluster-key", CLUSTER_KEY_HEX, "--data-dir", path.join(dir, "dying")],
+    { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
+    await until("the coordinator streams text", async () => out.length > 20, 60000);
+    return child;
+}
 async function nodeStages(n: NodeProcess) {
     const c = new NodeClient(n.address);
     try { await c.join(CLUSTER_KEY, "probe"); return (await c.getInfo()).stages; } finally { c.close(); }
@@ -271,12 +281,7 @@ describe("control and failure", () => {
     });
 
     test("a coordinator that dies mid-generation leaks nothing: every node frees its stage after the lease", { timeout: 90000 }, async () => {
-        const child = spawn(process.execPath, [bin, "generate", "--model", model, "--peers", nodes.map((n) => n.address).join(","), "--layers", "0-2,2-4,4-6",
-            "--prompt", "Hello there", "--max-tokens", "4000", "--context-size", "4096", "--greedy", "--cluster-key", CLUSTER_KEY_HEX, "--data-dir", path.join(dir, "dying")],
-        { stdio: ["ignore", "pipe", "pipe"] });
-        let out = "";
-        child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
-        await until("the coordinator streams text", async () => out.length > 20, 60000);
+        const child = await streamingCoordinator(model);
         const held = await Promise.all(nodes.map(nodeStages));
         assert.ok(held.every((s) => s.length === 1 && s[0]!.liveSequences.length === 1), "each node holds a stage with a live sequence");
         child.kill("SIGKILL");
@@ -284,12 +289,7 @@ describe("control and failure", () => {
     });
 
     test("Ctrl-C during a generation releases everything on every node at once", { timeout: 90000 }, async () => {
-        const child = spawn(process.execPath, [bin, "generate", "--model", model, "--peers", nodes.map((n) => n.address).join(","), "--layers", "0-2,2-4,4-6",
-            "--prompt", "Hello there", "--max-tokens", "4000", "--context-size", "4096", "--greedy", "--cluster-key", CLUSTER_KEY_HEX, "--data-dir", path.join(dir, "dying")],
-        { stdio: ["ignore", "pipe", "pipe"] });
-        let out = "";
-        child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
-        await until("the coordinator streams text", async () => out.length > 20, 60000);
+        const child = await streamingCoordinator(model);
         const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
         child.kill("SIGINT");
         assert.equal(await exited, 130);

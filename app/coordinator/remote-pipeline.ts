@@ -11,6 +11,9 @@ import type { DType, ForwardMessage, PipelineEvent__Output } from "../protocol/p
 import type { PreparedStage } from "./distributor.ts";
 import { applyPipelineEvent, initialPipelineState, type PipelineEvent as CoordinatorEvent, type PipelineState } from "../engine/pipeline-events.ts";
 
+/** how long a release waits for the last stage's acknowledgement */
+const RELEASE_ACK_MS = 30000;
+
 interface Waiter { resolve: (r: StepResult) => void; reject: (e: Error) => void; seqId: number; epoch: number }
 
 export interface RemotePipelineOptions {
@@ -146,8 +149,13 @@ export class RemotePipeline implements Pipeline {
     release(seqId: number, epoch: number): Promise<void> {
         for (const w of [...this.waiters.values()]) if (w.seqId === seqId && w.epoch <= epoch) this.failSequence(w.seqId, w.epoch, new StepError(`sequence ${seqId} was released`, seqId));
         if (this.failedWith != null) return Promise.resolve();
+        const key = `${seqId}/${epoch}`;
         return new Promise<void>((resolve) => {
-            this.releases.set(`${seqId}/${epoch}`, resolve);
+            // A release that cannot travel (a link is down) is not waited for forever: a later epoch
+            // supersedes it on every stage anyway.
+            const timer = setTimeout(() => { this.releases.delete(key); resolve(); }, RELEASE_ACK_MS);
+            timer.unref();
+            this.releases.set(key, () => { clearTimeout(timer); resolve(); });
             this.forwardStream!.write({ release: { pipelineId: this.options.pipelineId, stageIndex: 0, seqId, epoch } });
         });
     }

@@ -41,7 +41,7 @@ export class StepFailure extends Error {
 export interface StageExecutorOptions {
     /** stages in the pipeline: sequences are grouped so that each stage has work. Defaults to 1. */
     stageCount?: number;
-    /** most steps of one sequence waiting here; more fail that sequence. Defaults to 8. */
+    /** most steps of one sequence waiting here; more fail that sequence. Defaults to 8, or twice the stages when more */
     maxStepsPerSequence?: number;
     /** a step finished here */
     onOutput: (step: ExecutorStep, output: ExecutorOutput) => void;
@@ -86,7 +86,7 @@ export class StageExecutor {
 
     constructor(readonly stage: StageRuntime, private readonly options: StageExecutorOptions) {
         this.stageCount = options.stageCount ?? 1;
-        this.maxStepsPerSequence = options.maxStepsPerSequence ?? 8;
+        this.maxStepsPerSequence = options.maxStepsPerSequence ?? Math.max(8, 2 * this.stageCount);
     }
 
     private sequence(seqId: number): SequenceState {
@@ -131,9 +131,6 @@ export class StageExecutor {
         this.controls.push({ kind: "remove", seqId, epoch, notify });
         this.schedule();
     }
-
-    /** Sequences with steps waiting or KV cache here. */
-    liveSequences(): number[] { return this.stage.liveSequences(); }
 
     private failStep(step: ExecutorStep, failure: StepFailure) {
         this.stats.stepsFailed++;

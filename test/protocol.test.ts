@@ -15,6 +15,10 @@ import { Tokenizer } from "../app/model/tokenizer.ts";
 import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
 import { CLUSTER_KEY, startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
 import { referenceGreedy } from "./helpers/reference.ts";
+import { readGgufHeader } from "../app/gguf/reader.ts";
+import { layoutGguf } from "../app/gguf/writer.ts";
+import { u32 } from "../app/gguf/format.ts";
+import { sliceStage } from "../app/stage/slice.ts";
 
 const dir = tempDir("proto");
 let nodes: NodeProcess[] = [];
@@ -132,6 +136,26 @@ test("malformed unary requests are INVALID_ARGUMENT too", { timeout: 30000 }, as
         assert.match(r!.details, message);
     }
     client.close();
+});
+
+test("a stage whose hidden-state messages would exceed the gRPC size limit is refused at prepare, with the batch size that fits", { timeout: 60000 }, async () => {
+    // The header of a middle stage 16,384 values wide (a 400B-class width), sent ahead: only the
+    // header exists; the node refuses before any transfer.
+    const mid = (await sliceStage(model, { start: 1, end: 2 }, path.join(dir, "mid-wide.gguf"))).path;
+    const h = readGgufHeader(mid);
+    const E = 16384;
+    const kv = new Map(h.kv);
+    kv.set("llama.embedding_length", u32(E));
+    kv.set("llama.rope.dimension_count", u32(E / 4));
+    const widen = (d: bigint) => (d === 64n ? BigInt(E) : d === 32n ? BigInt(E / 2) : d);
+    const layout = layoutGguf(kv, h.tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims.map(widen) })), h.alignment);
+    const req = {
+        pipelineId: "wide", pipelineKey: "k".repeat(20), stageIndex: 1, stageCount: 3, modelSha256: "c".repeat(64), stageSha256: "d".repeat(64),
+        layers: { start: 1, end: 2 }, layerTotal: 3, stageBytes: Number(layout.end), nextAddress: nodes[1]!.address, activations: "F32" as const,
+        options: { contextSize: 64, maxSequences: 1, batchSize: 8192 }, stageHeader: layout.header
+    };
+    await assert.rejects(last.prepareStage(req), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT &&
+        /a step of 8192 tokens × 16384 values would exceed the 64\.0 MB message limit; use a batch size of at most 1023/.test(e.details));
 });
 
 test("nothing is served to a peer that has not joined; another session may not hold or close a pipeline; another protocol version is refused", { timeout: 30000 }, async () => {

@@ -169,8 +169,14 @@ export class RemotePipeline implements Pipeline {
     }
 
     /** Ends the streams and frees the stages on every node. */
-    async dispose(): Promise<void> {
-        if (this.closing && this.failedWith?.message === "the pipeline was closed") return;
+    private disposing: Promise<void> | null = null;
+
+    dispose(): Promise<void> {
+        this.disposing ??= this.disposeOnce();
+        return this.disposing;
+    }
+
+    private async disposeOnce(): Promise<void> {
         this.teardownStreams();
         this.fail(new PipelineError("the pipeline was closed"));
         await Promise.all(this.clients.map((c) => c.closePipeline(this.options.pipelineId).catch(() => {})));

@@ -112,3 +112,42 @@ test("generate --stop ends the text right before the stop string", () => {
     assert.ok(cut.tokens.length < full.tokens.length, "generation ended early");
     assert.deepEqual(cut.tokens, full.tokens.slice(0, cut.tokens.length));
 });
+
+test("Ctrl-C while slicing or sending a stage stops at once, leaves no partial file and nothing held on the nodes", { timeout: 180000 }, async () => {
+    const { spawn } = await import("node:child_process");
+    const { NodeClient } = await import("../app/protocol/node-client.ts");
+    const { CLUSTER_KEY } = await import("./helpers/nodes.ts");
+    const model = path.join(dir, "cli-big.gguf");
+    assert.equal(hearth("make-model", "--out", model, "--arch", "llama", "--vocab", "llama-spm", "--layers", "4", "--embd", "512",
+        "--heads", "8", "--kv-heads", "4", "--ff", "512", "--seed", "9", "--quiet").code, 0);
+    const interrupt = async (args: string[], dataDir: string, when: RegExp) => {
+        const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HEARTH_DATA_DIR: dataDir } });
+        let err = "";
+        const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+        await new Promise<void>((resolve) => child.stderr.on("data", (d: Buffer) => { err += d.toString(); if (when.test(err)) resolve(); }));
+        child.kill("SIGINT");
+        const code = await exited;
+        return { code, err };
+    };
+    const partials = (d: string) => fs.existsSync(d) ? fs.readdirSync(d, { recursive: true }).map(String).filter((f) => f.endsWith(".partial")) : [];
+    const sliceDir = path.join(dir, "ctrl-c-slice");
+    const sliced = await interrupt(["generate", "--model", model, "--split", "0-2,2-4", "--prompt", "hi"], sliceDir, /slicing \d+%/);
+    assert.equal(sliced.code, 130, sliced.err);
+    assert.match(sliced.err, /stopped; everything it held was released/);
+    assert.deepEqual(partials(sliceDir), [], "no half-written stage file is left");
+
+    const nodes = await Promise.all(["i1", "i2"].map((n) => startNode(n, path.join(dir, `node-${n}`))));
+    try {
+        const sent = await interrupt(["generate", "--model", model, "--peers", nodes.map((n) => n.address).join(","), "--layers", "0-2,2-4", "--prompt", "hi",
+            "--cluster-key", CLUSTER_KEY_HEX, "--max-tokens", "100000", "--context-size", "4096"], path.join(dir, "ctrl-c-send"), /sending layers/);
+        assert.equal(sent.code, 130, sent.err);
+        for (const n of nodes) {
+            const c = new NodeClient(n.address);
+            await c.join(CLUSTER_KEY, "probe");
+            assert.deepEqual((await c.getInfo()).stages, [], `node ${n.name} holds nothing`);
+            c.close();
+        }
+    } finally {
+        await Promise.all(nodes.map(stopNode));
+    }
+});

@@ -19,6 +19,7 @@ import { readGgufHeader } from "../app/gguf/reader.ts";
 import { layoutGguf } from "../app/gguf/writer.ts";
 import { u32 } from "../app/gguf/format.ts";
 import { sliceStage } from "../app/stage/slice.ts";
+import { ensureStageFiles, fileSha256 } from "../app/model/stage-cache.ts";
 
 const dir = tempDir("proto");
 let nodes: NodeProcess[] = [];
@@ -156,6 +157,27 @@ test("a stage whose hidden-state messages would exceed the gRPC size limit is re
     };
     await assert.rejects(last.prepareStage(req), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT &&
         /a step of 8192 tokens × 16384 values would exceed the 64\.0 MB message limit; use a batch size of at most 1023/.test(e.details));
+});
+
+test("a partial upload larger than its stage is discarded, and the stage is sent whole", { timeout: 60000 }, async () => {
+    const fresh = await startNode("partial", path.join(dir, "partial"));
+    try {
+        const [stage] = await ensureStageFiles(model, [{ start: 0, end: 3 }], path.join(dir, "coord"));
+        const sha = await fileSha256(stage!.path, path.join(dir, "coord"));
+        const bytes = fs.statSync(stage!.path).size;
+        const stages = path.join(dir, "partial", "stages", "v1");
+        fs.mkdirSync(stages, { recursive: true });
+        fs.writeFileSync(path.join(stages, `${sha}.gguf.partial`), Buffer.alloc(bytes + 4096, 1));
+        const p = await connectPipeline({ modelPath: model, peers: [fresh.address], layers: [{ start: 0, end: 3 }], clusterKey: CLUSTER_KEY, dataDir: path.join(dir, "coord"), stage: { contextSize: 64, maxSequences: 1 } });
+        try {
+            assert.equal(p.stages[0]!.bytesUploaded, bytes, "sent from byte 0");
+            assert.equal((await generate(p, { promptTokens: prompt, maxTokens: 2 }).result).tokens.length, 2);
+        } finally {
+            await p.dispose();
+        }
+    } finally {
+        await stopNode(fresh);
+    }
 });
 
 test("nothing is served to a peer that has not joined; another session may not hold or close a pipeline; another protocol version is refused", { timeout: 30000 }, async () => {

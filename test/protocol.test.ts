@@ -159,6 +159,17 @@ test("a stage whose hidden-state messages would exceed the gRPC size limit is re
         /a step of 8192 tokens × 16384 values would exceed the 64\.0 MB message limit; use a batch size of at most 1023/.test(e.details));
 });
 
+test("one node may host two stages of one pipeline (a machine with two GPUs, or a GPU and a CPU stage)", { timeout: 60000 }, async () => {
+    const ref = await referenceGreedy(model, prompt, 6, { contextSize: 64 });
+    const p = await connectPipeline({ modelPath: model, peers: [nodes[0]!.address, nodes[0]!.address], layers: [{ start: 0, end: 1 }, { start: 1, end: 3 }], clusterKey: CLUSTER_KEY, dataDir: path.join(dir, "coord"), stage: { contextSize: 64, maxSequences: 1 } });
+    try {
+        assert.deepEqual((await generate(p, { promptTokens: prompt, maxTokens: 6, sampler: { temperature: 0 } }).result).tokens, ref);
+        assert.deepEqual((await p.nodeInfos())[0]!.stages.filter((s) => s.pipelineId === p.pipelineId).map((s) => s.stageIndex).sort(), [0, 1]);
+    } finally {
+        await p.dispose();
+    }
+});
+
 test("a partial upload larger than its stage is discarded, and the stage is sent whole", { timeout: 60000 }, async () => {
     const fresh = await startNode("partial", path.join(dir, "partial"));
     try {

@@ -237,7 +237,7 @@ export class StageExecutor {
         this.stats.batchedSequences += batch.length;
         let outputs;
         try {
-            outputs = await stage.forwardBatch(batch.map((step) => this.input(step)));
+            outputs = await stage.forwardBatch(batch.map((step) => this.input(step)), { checked: true });
         } catch (e) {
             for (const step of batch) this.failStep(step, new StepFailure(e instanceof StageInputError ? "invalid" : "failed", (e as Error).message));
             return;

@@ -82,23 +82,22 @@ test("the native layer refuses malformed requests itself, without crashing", asy
     await middle.removeSequence(1);
 });
 
-test("a forward call computes off the JS thread: timers keep firing meanwhile", async () => {
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 1);
-    let during = 0;
-    let pending = 0;
-    const runs = [];
-    for (let seq = 0; seq < 2; seq++) {
-        pending++;
-        runs.push(first.forward({ seqId: seq, pos: 0, tokens: new Int32Array(32).fill(7) }).finally(() => { pending--; if (pending === 1) during = ticks; }));
-    }
+test("a forward call computes off the JS thread: the event loop turns while it runs", { timeout: 60000 }, async () => {
+    // setImmediate runs once per turn of the event loop. A forward computed on the JS thread would
+    // resolve (in a microtask) before any turn; one computed off it resolves on a later turn.
+    let turns = 0;
+    let spinning = true;
+    const spin = () => { turns++; if (spinning) setImmediate(spin); };
+    setImmediate(spin);
+    const before = turns;
+    let during = -1;
     try {
-        await Promise.all(runs);
+        await first.forward({ seqId: 0, pos: 0, tokens: new Int32Array(32).fill(7) }).then(() => { during = turns - before; });
     } finally {
-        clearInterval(timer);
+        spinning = false;
+        await first.removeSequence(0);
     }
-    await Promise.all([0, 1].map((s) => first.removeSequence(s)));
-    assert.ok(during > 0, "the event loop ran while the first forward was computing");
+    assert.ok(during > 0, `the event loop turned ${during} time(s) while the forward was computing`);
 });
 
 test("a disposed stage refuses work with a clear error", async () => {

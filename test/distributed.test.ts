@@ -20,12 +20,12 @@ import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
 import { CLUSTER_KEY, CLUSTER_KEY_HEX, startNode, stopNode, terminateNode, type NodeProcess } from "./helpers/nodes.ts";
 import { referenceGreedy } from "./helpers/reference.ts";
 import { greedyTokens, delay } from "./helpers/generation.ts";
-import { afterTokens, concurrentChats, staggeredChats } from "./helpers/scenarios.ts";
+import { CHAT_PROMPTS, afterTokens, concurrentChats, scheduleFixture, staggeredChats } from "./helpers/scenarios.ts";
 import { startProxy } from "./helpers/tcp-proxy.ts";
 
 const GEN = 12;
 const CONTEXT = 256;
-const PROMPTS = ["The quick brown fox jumps over", "Once upon a time in a land far away, there lived a king who", "Hello, world!", "Numbers: 1, 2, 3, 4, 5"];
+const PROMPTS = CHAT_PROMPTS;
 const dir = tempDir("dist");
 const coordDir = path.join(dir, "coordinator");
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "bin", "hearth.mjs");
@@ -130,12 +130,7 @@ describe("3 nodes, llama q8_0 (quantized: sequences share llama.cpp batches)", (
     let model = "";
     let prompts: number[][] = [];
     let refs: number[][] = [];
-    before(async () => {
-        model = await buildModel(dir, "q8", { arch: "llama", vocab: "llama-bpe", layers: 4, type: "q8_0", tied: false, ...SMALL, embd: 128, ff: 256 });
-        prompts = await promptTokens(model, PROMPTS);
-        refs = [];
-        for (const pt of prompts) refs.push(await referenceGreedy(model, pt, 16, { contextSize: CONTEXT }));
-    });
+    before(async () => { ({ model, prompts, refs } = await scheduleFixture(dir, "q8", CONTEXT)); });
 
     test("staggered chats (different starts, ends and prompt lengths; a freed slot reused while others decode) are each exact, and stages batched them", { timeout: 180000 }, async () => {
         const p = await connect(model, "0-1,1-3,3-4", 4);

@@ -13,12 +13,11 @@ import { SMALL, buildModel, tempDir, type ModelSpec } from "./helpers/models.ts"
 import { referenceGreedy } from "./helpers/reference.ts";
 import { maxAbsDiff, runSteps } from "./helpers/stepper.ts";
 import { greedyTokens } from "./helpers/generation.ts";
-import { concurrentChats, staggeredChats } from "./helpers/scenarios.ts";
+import { concurrentChats, scheduleFixture, staggeredChats } from "./helpers/scenarios.ts";
 
 const CONTEXT = 256;
 const GEN = 16;
 const PROMPT = "The quick brown fox jumps over the lazy dog. Once upon a time";
-const PROMPTS = ["The quick brown fox jumps over", "Once upon a time in a land far away, there lived a king who", "Hello, world!", "Numbers: 1, 2, 3, 4, 5"];
 /** Default options everywhere (flash attention "auto", all cores), as a user runs it. */
 const load = { contextSize: CONTEXT, maxSequences: 1 };
 
@@ -159,14 +158,7 @@ describe("schedules users produce, in this process (quantized stages batch seque
     let model = "";
     let prompts: number[][] = [];
     let refs: number[][] = [];
-    before(async () => {
-        model = await buildModel(dir, "sched-q8", { arch: "llama", vocab: "llama-bpe", layers: 4, type: "q8_0", tied: false, ...SMALL, embd: 128, ff: 256 });
-        const tok = await Tokenizer.load(model);
-        prompts = PROMPTS.map((p) => tok.encode(p));
-        await tok.dispose();
-        refs = [];
-        for (const p of prompts) refs.push(await referenceGreedy(model, p, 16, { contextSize: CONTEXT }));
-    });
+    before(async () => { ({ model, prompts, refs } = await scheduleFixture(dir, "sched-q8", CONTEXT)); });
 
     test("staggered chats, a freed slot reused while others decode: each equals its own reference", async () => {
         // Two stages and three sequences: groups of two share a batch, so ids meet in every order.

@@ -30,7 +30,6 @@ export class LocalPipeline implements Pipeline {
             const prev = stages[i - 1];
             if (prev != null && prev.range.end !== s.range.start) throw new Error(`stage ${i} starts at layer ${s.range.start} but the previous one ends at ${prev.range.end}`);
         });
-        const first = stages[0]!;
         this.shape = {
             stageCount: stages.length, maxSequences: Math.min(...stages.map((s) => s.maxSequences)),
             contextSize: Math.min(...stages.map((s) => s.contextSize)), batchSize: Math.min(...stages.map((s) => s.batchSize))
@@ -47,7 +46,6 @@ export class LocalPipeline implements Pipeline {
             onStepError: (step, failure) => this.failStep(step, failure, i),
             onReleased: (seqId, epoch) => this.stageReleased(seqId, epoch)
         }));
-        void first;
         this.events.emit({ type: "opened", pipelineId: "local", stages: stages.map((s) => ({ node: "this machine", address: "", layers: [s.range.start, s.range.end] as [number, number] })) });
     }
 

@@ -2,6 +2,26 @@
 import assert from "node:assert/strict";
 import { generate, type Generation } from "../../app/engine/generate.ts";
 import type { Pipeline } from "../../app/engine/pipeline.ts";
+import { Tokenizer } from "../../app/model/tokenizer.ts";
+import { SMALL, buildModel } from "./models.ts";
+import { referenceGreedy } from "./reference.ts";
+
+/** The chats of the schedules below: prompts of different lengths. */
+export const CHAT_PROMPTS = ["The quick brown fox jumps over", "Once upon a time in a land far away, there lived a king who", "Hello, world!", "Numbers: 1, 2, 3, 4, 5"];
+
+/**
+ * A quantized model whose stages batch sequences (q8_0), the chats' prompt tokens, and each chat's
+ * greedy reference from node-llama-cpp (16 tokens, default options).
+ */
+export async function scheduleFixture(dir: string, name: string, contextSize: number): Promise<{ model: string; prompts: number[][]; refs: number[][] }> {
+    const model = await buildModel(dir, name, { arch: "llama", vocab: "llama-bpe", layers: 4, type: "q8_0", tied: false, ...SMALL, embd: 128, ff: 256 });
+    const tok = await Tokenizer.load(model);
+    const prompts = CHAT_PROMPTS.map((p) => tok.encode(p));
+    await tok.dispose();
+    const refs: number[][] = [];
+    for (const p of prompts) refs.push(await referenceGreedy(model, p, 16, { contextSize }));
+    return { model, prompts, refs };
+}
 
 /** Resolves once `g` has produced `n` tokens (or ended). */
 export async function afterTokens(g: Generation, n: number): Promise<void> {

@@ -18,17 +18,28 @@ import { formatBytes } from "./util/format.ts";
 import { LocalPipeline } from "./engine/local-pipeline.ts";
 import { generate, type GenerationResult } from "./engine/generate.ts";
 import type { Pipeline } from "./engine/pipeline.ts";
-import { loadOrCreateClusterKey, parseClusterKey } from "./node/auth.ts";
 import { HearthNode } from "./node/node.ts";
+import { createNodeCluster, loadNodeCluster } from "./cluster/node-cluster.ts";
+import { removeLocalNodeRecord, writeLocalNodeRecord } from "./cluster/local-node.ts";
+import { ClusterUsageError, cmdInvite, cmdJoin, cmdLeave, cmdPeers, cmdRemove, joinCluster, requireCluster } from "./cli-cluster.ts";
 import { connectPipeline } from "./coordinator/connect.ts";
 import type { RemotePipeline } from "./coordinator/remote-pipeline.ts";
 
 const HELP = `hearth — one LLM across the computers in your home
 
 Usage:
-  hearth node [--port 7420] [--name NAME] [--host 0.0.0.0] [--data-dir DIR] [--cluster-key HEX] [--memory-limit BYTES] [--lease-ms MS]
-      Runs a headless node that hosts pipeline stages for the cluster.
-  hearth generate --model FILE --peers HOST:PORT,HOST:PORT,... [--layers auto|0-3,3-8] --prompt TEXT [--cluster-key HEX]
+  hearth node [--port 7420] [--name NAME] [--host 0.0.0.0] [--data-dir DIR] [--memory-limit BYTES] [--lease-ms MS]
+              [--create-cluster | --join CODE [--peer HOST:PORT]] [--no-discovery] [--no-speed-test]
+      Runs a headless node that hosts pipeline stages for its cluster. On the first start it
+      creates a new cluster (or joins one with --join CODE).
+  hearth invite [--json]          Makes a join code for one more machine (on a running node that created the cluster).
+  hearth join CODE [--peer HOST:PORT] [--name NAME]
+                                  Joins a cluster with a code; the machine that made it is found on the LAN, or at --peer.
+  hearth peers [--json] [--add HOST:PORT]
+                                  Lists the machines of the cluster and the others on the LAN; --add one where multicast is blocked.
+  hearth remove NAME              Removes a member: it is refused from then on.
+  hearth leave                    Leaves the cluster (the members refuse this machine from then on).
+  hearth generate --model FILE --peers HOST:PORT,HOST:PORT,... [--layers auto|0-3,3-8] --prompt TEXT
                   [--activations f32|f16] [--max-sequences N] …the options below
       Runs a generation through those nodes (the model file is needed only here).
   hearth generate --model FILE --prompt TEXT [--max-tokens N] [--split 0-3,3-8] [--greedy] [--json]
@@ -206,7 +217,7 @@ async function cmdGenerate(argv: string[]) {
         "repeat-penalty": { type: "string" }, seed: { type: "string" }, threads: { type: "string" },
         "context-size": { type: "string" }, "batch-size": { type: "string" }, "gpu-layers": { type: "string" },
         "flash-attention": { type: "string" }, "data-dir": { type: "string" },
-        peers: { type: "string" }, layers: { type: "string" }, "cluster-key": { type: "string" },
+        peers: { type: "string" }, layers: { type: "string" },
         activations: { type: "string", default: "f32" }, "max-sequences": { type: "string" },
         chat: { type: "boolean", default: false }, system: { type: "string" }, stop: { type: "string" }
     } });
@@ -226,11 +237,10 @@ async function cmdGenerate(argv: string[]) {
             const peers = values.peers.split(",").map((p) => p.trim()).filter((p) => p !== "");
             const layers = values.layers == null || values.layers === "auto" ? "auto" as const : parseLayerRanges(values.layers, totalLayers);
             if (values.activations !== "f32" && values.activations !== "f16") throw new UsageError("--activations must be f32 or f16");
-            const keyText = values["cluster-key"] ?? process.env.HEARTH_CLUSTER_KEY;
-            const clusterKey = keyText != null ? parseClusterKey(keyText) : loadOrCreateClusterKey(dataDir).key;
+            const cluster = requireCluster(dataDir);
             const print = progressPrinter(values.json !== true);
             const remote: RemotePipeline = await connectPipeline({
-                modelPath, peers, layers, clusterKey, dataDir, activations: values.activations, name: os.hostname(), signal: stop.signal,
+                modelPath, peers, layers, cluster, dataDir, activations: values.activations, name: os.hostname(), signal: stop.signal,
                 stage: stageOptions,
                 onEvent: (e) => { if (e.type === "uploading") print({ phase: `sending layers ${e.layers[0]}-${e.layers[1]} to ${e.node}`, bytesDone: e.bytesDone, bytesTotal: e.bytesTotal }); else if (e.type === "slicing" || e.type === "hashing") print({ phase: e.type, bytesDone: e.bytesDone, bytesTotal: e.bytesTotal }); }
             });
@@ -258,26 +268,52 @@ async function cmdGenerate(argv: string[]) {
 async function cmdNode(argv: string[]) {
     const { values } = parseArgs({ args: argv, options: {
         port: { type: "string", default: "7420" }, name: { type: "string" }, host: { type: "string", default: "0.0.0.0" },
-        "data-dir": { type: "string" }, "cluster-key": { type: "string" }, "memory-limit": { type: "string" }, "lease-ms": { type: "string" }
+        "data-dir": { type: "string" }, "cluster-key": { type: "string" }, "memory-limit": { type: "string" }, "lease-ms": { type: "string" },
+        "create-cluster": { type: "boolean", default: false }, join: { type: "string" }, peer: { type: "string" },
+        "no-discovery": { type: "boolean", default: false }, "no-speed-test": { type: "boolean", default: false },
+        "invite-minutes": { type: "string" }, "member-sync-ms": { type: "string" }
     } });
+    if (values["cluster-key"] != null || process.env.HEARTH_CLUSTER_KEY != null)
+        throw new UsageError("cluster keys are gone: machines now join with a code. Start one node (it creates the cluster), run 'hearth invite' there, and 'hearth node --join CODE' on the others");
+    if (values["create-cluster"] && values.join != null) throw new UsageError("--create-cluster and --join cannot go together: a node makes a new cluster or joins one");
     const dataDir = values["data-dir"] ?? defaultDataDir();
-    const keyText = values["cluster-key"] ?? process.env.HEARTH_CLUSTER_KEY;
-    const { key: clusterKey, created } = keyText != null ? { key: parseClusterKey(keyText), created: false } : loadOrCreateClusterKey(dataDir);
     const name = values.name ?? os.hostname();
+    let cluster = loadNodeCluster(dataDir);
+    if (cluster != null && (values["create-cluster"] || values.join != null))
+        throw new Error(`this node is already a member of cluster ${cluster.membership.clusterId.slice(0, 8)}…: run 'hearth leave' first to ${values.join != null ? "join another" : "create a new one"}`);
+    if (cluster == null && values.join != null) {
+        cluster = await joinCluster({
+            dataDir, code: values.join, name, ...(values.peer != null ? { peer: values.peer } : {}),
+            ...(values.host !== "0.0.0.0" ? { interfaceAddress: values.host } : {}), log: (line) => process.stderr.write(`${line}\n`)
+        });
+    } else if (cluster == null) {
+        cluster = await createNodeCluster(dataDir, { nodeName: name });
+        console.log(`created a new cluster (${cluster.membership.clusterId.slice(0, 8)}…); add machines with 'hearth invite'`);
+    }
+    const stopped = new AbortController();
     const node = await HearthNode.start({
-        name, host: values.host, port: int(values.port, "port", 7420), dataDir, clusterKey,
+        name, host: values.host, port: int(values.port, "port", 7420), dataDir, cluster,
+        discovery: !values["no-discovery"], measureSpeed: !values["no-speed-test"],
+        ...(values["invite-minutes"] != null ? { inviteValidityMs: Number(values["invite-minutes"]) * 60000 } : {}),
+        ...(values["member-sync-ms"] != null ? { memberSyncMs: int(values["member-sync-ms"], "member-sync-ms", 15000) } : {}),
         ...(values["memory-limit"] != null ? { memoryLimitBytes: int(values["memory-limit"], "memory-limit", 0) } : {}),
         ...(values["lease-ms"] != null ? { leaseMs: int(values["lease-ms"], "lease-ms", 30000) } : {}),
+        onRemovedFromCluster: () => stopped.abort(),
         log: (line) => process.stderr.write(`${line}\n`)
     });
-    const shown = values.host === "0.0.0.0" || values.host === "::" ? `${os.hostname()}` : values.host;
+    const local = values.host === "0.0.0.0" || values.host === "::" ? "127.0.0.1" : values.host;
+    writeLocalNodeRecord(dataDir, { address: `${local.includes(":") ? `[${local}]` : local}:${node.port}`, advertised: node.clusterRuntime.address, pid: process.pid, nodeId: node.nodeId });
+    const shown = values.host === "0.0.0.0" || values.host === "::" ? node.clusterRuntime.address.replace(/:\d+$/, "") : values.host;
     console.log(`hearth node '${name}' listening on ${shown}:${node.port}`);
-    if (created) console.log(`new cluster key (give it to the other machines; it is kept in ${path.join(dataDir, "cluster-key")}): ${clusterKey.toString("hex")}`);
-    await new Promise<void>((resolve) => {
-        const stop = () => { void node.dispose().then(resolve); };
+    const removed = await new Promise<boolean>((resolve) => {
+        const stop = () => resolve(false);
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
+        stopped.signal.addEventListener("abort", () => resolve(true));
     });
+    removeLocalNodeRecord(dataDir);
+    await node.dispose();
+    if (removed) throw new Error("this node was removed from its cluster and stopped: run 'hearth leave' to forget it, then join again with a new code");
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -286,13 +322,18 @@ export async function main(argv: string[]): Promise<number> {
         switch (command) {
             case "generate": await cmdGenerate(rest); return 0;
             case "node": await cmdNode(rest); return 0;
+            case "invite": await cmdInvite(rest); return 0;
+            case "join": await cmdJoin(rest); return 0;
+            case "leave": await cmdLeave(rest); return 0;
+            case "remove": await cmdRemove(rest); return 0;
+            case "peers": await cmdPeers(rest); return 0;
             case "slice": await cmdSlice(rest); return 0;
             case "make-model": await cmdMakeModel(rest); return 0;
             case undefined: case "help": case "--help": case "-h": process.stdout.write(HELP); return 0;
             default: throw new UsageError(`unknown command '${command}'`);
         }
     } catch (e) {
-        if (e instanceof UsageError || (e as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+        if (e instanceof UsageError || e instanceof ClusterUsageError || (e as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
             process.stderr.write(`hearth: ${(e as Error).message}\n\n${HELP}`);
             return 2;
         }

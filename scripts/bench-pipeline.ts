@@ -18,7 +18,8 @@ import { connectPipeline } from "../app/coordinator/connect.ts";
 import type { RemotePipeline } from "../app/coordinator/remote-pipeline.ts";
 import { generate, type GenerationStats } from "../app/engine/generate.ts";
 import { parseLayerRanges } from "../app/stage/slice.ts";
-import { CLUSTER_KEY, startNode, stopNode, type NodeProcess } from "../test/helpers/nodes.ts";
+import { startNode, stopNode, type NodeProcess } from "../test/helpers/nodes.ts";
+import { testCoordinator } from "../test/helpers/test-cluster.ts";
 
 const json = process.argv.includes("--json");
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -66,9 +67,9 @@ async function withNodes<T>(count: number, fn: (nodes: NodeProcess[]) => Promise
     try { return await fn(nodes); } finally { await Promise.all(nodes.map(stopNode)); }
 }
 
-function open(nodes: NodeProcess[], split: string): Promise<RemotePipeline> {
+async function open(nodes: NodeProcess[], split: string): Promise<RemotePipeline> {
     return connectPipeline({
-        modelPath: model, peers: nodes.map((n) => n.address), layers: parseLayerRanges(split, 16), clusterKey: CLUSTER_KEY,
+        modelPath: model, peers: nodes.map((n) => n.address), layers: parseLayerRanges(split, 16), cluster: await testCoordinator(),
         dataDir: path.join(benchDir, "coordinator"), stage: { contextSize: 2048, maxSequences: 4, threads: THREADS }
     });
 }

@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 import { Tokenizer } from "../app/model/tokenizer.ts";
 import { chatPrompt } from "../app/model/chat.ts";
 import { tempDir } from "./helpers/models.ts";
-import { CLUSTER_KEY_HEX, startNode, stopNode } from "./helpers/nodes.ts";
+import { startNode, stopNode } from "./helpers/nodes.ts";
+import { enroll, memberClient } from "./helpers/test-cluster.ts";
 import { referenceGreedy } from "./helpers/reference.ts";
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "bin", "hearth.mjs");
@@ -78,10 +79,11 @@ test("generate --peers --chat --json: the model's chat template, three node proc
     assert.equal(hearth("make-model", "--out", model, "--arch", "llama", "--vocab", "llama-bpe", "--layers", "4", "--embd", "64",
         "--heads", "4", "--kv-heads", "2", "--ff", "128", "--seed", "5", "--quiet").code, 0);
     const nodes = await Promise.all(["c1", "c2", "c3"].map((n) => startNode(n, path.join(dir, `node-${n}`))));
+    await enroll(path.join(dir, "data"), "cli-coordinator");
     try {
         const run = hearth("generate", "--model", model, "--peers", nodes.map((n) => n.address).join(","), "--layers", "0-1,1-3,3-4",
             "--chat", "--system", "You are terse.", "--prompt", "What is a hearth?", "--max-tokens", "8", "--greedy", "--json",
-            "--cluster-key", CLUSTER_KEY_HEX, "--context-size", "256");
+            "--context-size", "256");
         assert.equal(run.code, 0, run.stderr);
         const out = JSON.parse(run.stdout) as { mode: string; promptTokens: number[]; tokens: number[]; text: string; stopReason: string; stages: Array<{ node: string; layers: number[] }> };
         assert.equal(out.mode, "chat");
@@ -115,8 +117,6 @@ test("generate --stop ends the text right before the stop string", () => {
 
 test("Ctrl-C while slicing or sending a stage stops at once, leaves no partial file and nothing held on the nodes", { timeout: 180000 }, async () => {
     const { spawn } = await import("node:child_process");
-    const { NodeClient } = await import("../app/protocol/node-client.ts");
-    const { CLUSTER_KEY } = await import("./helpers/nodes.ts");
     const model = path.join(dir, "cli-big.gguf");
     assert.equal(hearth("make-model", "--out", model, "--arch", "llama", "--vocab", "llama-spm", "--layers", "4", "--embd", "512",
         "--heads", "8", "--kv-heads", "4", "--ff", "512", "--seed", "9", "--quiet").code, 0);
@@ -137,13 +137,14 @@ test("Ctrl-C while slicing or sending a stage stops at once, leaves no partial f
     assert.deepEqual(partials(sliceDir), [], "no half-written stage file is left");
 
     const nodes = await Promise.all(["i1", "i2"].map((n) => startNode(n, path.join(dir, `node-${n}`))));
+    await enroll(path.join(dir, "ctrl-c-send"), "ctrl-c-coordinator");
     try {
         const sent = await interrupt(["generate", "--model", model, "--peers", nodes.map((n) => n.address).join(","), "--layers", "0-2,2-4", "--prompt", "hi",
-            "--cluster-key", CLUSTER_KEY_HEX, "--max-tokens", "100000", "--context-size", "4096"], path.join(dir, "ctrl-c-send"), /sending layers/);
+            "--max-tokens", "100000", "--context-size", "4096"], path.join(dir, "ctrl-c-send"), /sending layers/);
         assert.equal(sent.code, 130, sent.err);
         for (const n of nodes) {
-            const c = new NodeClient(n.address);
-            await c.join(CLUSTER_KEY, "probe");
+            const c = await memberClient(n.address);
+            await c.connect();
             assert.deepEqual((await c.getInfo()).stages, [], `node ${n.name} holds nothing`);
             c.close();
         }

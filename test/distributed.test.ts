@@ -13,11 +13,11 @@ import { connectPipeline, type ConnectOptions } from "../app/coordinator/connect
 import type { RemotePipeline } from "../app/coordinator/remote-pipeline.ts";
 import { LocalPipeline } from "../app/engine/local-pipeline.ts";
 import { generate } from "../app/engine/generate.ts";
-import { NodeClient } from "../app/protocol/node-client.ts";
 import { ensureStageFiles, fileSha256 } from "../app/model/stage-cache.ts";
 import { parseLayerRanges } from "../app/stage/slice.ts";
 import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
-import { CLUSTER_KEY, CLUSTER_KEY_HEX, startNode, stopNode, terminateNode, type NodeProcess } from "./helpers/nodes.ts";
+import { startNode, stopNode, terminateNode, type NodeProcess } from "./helpers/nodes.ts";
+import { enroll, memberClient, testCoordinator } from "./helpers/test-cluster.ts";
 import { referenceGreedy } from "./helpers/reference.ts";
 import { greedyTokens, delay } from "./helpers/generation.ts";
 import { CHAT_PROMPTS, afterTokens, concurrentChats, scheduleFixture, staggeredChats } from "./helpers/scenarios.ts";
@@ -41,9 +41,9 @@ after(async () => {
 
 /** Default stage options but a small context (and room for the schedules' four chats). */
 const stageOpts = { contextSize: CONTEXT, maxSequences: 4 };
-function connect(model: string, split: string | "auto", layers: number, extra: Partial<ConnectOptions> = {}) {
+async function connect(model: string, split: string | "auto", layers: number, extra: Partial<ConnectOptions> = {}) {
     return connectPipeline({
-        modelPath: model, peers: nodes.map((n) => n.address), layers: split === "auto" ? "auto" : parseLayerRanges(split, layers), clusterKey: CLUSTER_KEY,
+        modelPath: model, peers: nodes.map((n) => n.address), layers: split === "auto" ? "auto" : parseLayerRanges(split, layers), cluster: await testCoordinator(),
         dataDir: coordDir, stage: stageOpts, ...extra
     });
 }
@@ -63,8 +63,9 @@ async function until(what: string, fn: () => Promise<boolean>, ms = 15000) {
 }
 /** `hearth generate` through the three nodes as a child process, once it streams text. */
 async function streamingCoordinator(model: string) {
+    await enroll(path.join(dir, "dying"), "dying-coordinator");
     const child = spawn(process.execPath, [bin, "generate", "--model", model, "--peers", nodes.map((n) => n.address).join(","), "--layers", "0-2,2-4,4-6",
-        "--prompt", "Hello there", "--max-tokens", "4000", "--context-size", "4096", "--greedy", "--cluster-key", CLUSTER_KEY_HEX, "--data-dir", path.join(dir, "dying")],
+        "--prompt", "Hello there", "--max-tokens", "4000", "--context-size", "4096", "--greedy", "--data-dir", path.join(dir, "dying")],
     { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
@@ -72,8 +73,8 @@ async function streamingCoordinator(model: string) {
     return child;
 }
 async function nodeStages(n: NodeProcess) {
-    const c = new NodeClient(n.address);
-    try { await c.join(CLUSTER_KEY, "probe"); return (await c.getInfo()).stages; } finally { c.close(); }
+    const c = await memberClient(n.address);
+    try { await c.connect(); return (await c.getInfo()).stages; } finally { c.close(); }
 }
 
 for (const [label, spec, split] of [
@@ -198,7 +199,7 @@ describe("control and failure", () => {
         const small1 = await startNode("small1", path.join(dir, "node-small1"), ["--memory-limit", String(200 * mb)]);
         const small2 = await startNode("small2", path.join(dir, "node-small2"), ["--memory-limit", String(200 * mb)]);
         try {
-            const p = await connectPipeline({ modelPath: model, peers: [small1.address, big.address, small2.address], layers: "auto", clusterKey: CLUSTER_KEY, dataDir: coordDir, stage: { contextSize: CONTEXT, maxSequences: 1 } });
+            const p = await connectPipeline({ modelPath: model, peers: [small1.address, big.address, small2.address], layers: "auto", cluster: await testCoordinator(), dataDir: coordDir, stage: { contextSize: CONTEXT, maxSequences: 1 } });
             try {
                 const counts = p.stages.map((s) => s.range.end - s.range.start);
                 assert.deepEqual(counts, [1, 4, 1], "layers follow free memory (200 MB : 600 MB : 200 MB)");
@@ -217,7 +218,7 @@ describe("control and failure", () => {
         const tiny = await startNode("tiny", path.join(dir, "node-tiny"), ["--memory-limit", String(2 * 1024 * 1024)]);
         try {
             await assert.rejects(connectPipeline({
-                modelPath: model, peers: [nodes[0]!.address, tiny.address], layers: parseLayerRanges("0-1,1-6", 6), clusterKey: CLUSTER_KEY, dataDir: coordDir, stage: stageOpts
+                modelPath: model, peers: [nodes[0]!.address, tiny.address], layers: parseLayerRanges("0-1,1-6", 6), cluster: await testCoordinator(), dataDir: coordDir, stage: stageOpts
             }), /node 'tiny' has 2\.00 MB free; layers 1-6 need .*MB \(.* more\) — add a machine/);
             assert.equal(fs.existsSync(path.join(dir, "node-tiny", "stages")), false, "nothing was transferred");
             assert.deepEqual(await nodeStages(nodes[0]!), [], "the stage prepared on the other node was closed at once");
@@ -249,7 +250,7 @@ describe("control and failure", () => {
 
     test("a node killed mid-generation fails the generation naming it within 10 s; the others keep serving", { timeout: 90000 }, async () => {
         const victim = await startNode("victim", path.join(dir, "node-victim"));
-        const p = await connectPipeline({ modelPath: model, peers: [nodes[0]!.address, victim.address, nodes[2]!.address], layers: parseLayerRanges("0-1,1-2,2-6", 6), clusterKey: CLUSTER_KEY, dataDir: coordDir, stage: stageOpts });
+        const p = await connectPipeline({ modelPath: model, peers: [nodes[0]!.address, victim.address, nodes[2]!.address], layers: parseLayerRanges("0-1,1-2,2-6", 6), cluster: await testCoordinator(), dataDir: coordDir, stage: stageOpts });
         try {
             const g = generate(p, { promptTokens: prompt, maxTokens: 200 });
             await afterTokens(g, 3);
@@ -298,12 +299,12 @@ describe("control and failure", () => {
             const [stage] = await ensureStageFiles(model, [{ start: 0, end: 6 }], coordDir);
             const bytes = fs.statSync(stage!.path).size;
             const header = { modelSha256: await fileSha256(model, coordDir), layers: { start: 0, end: 6 }, stageSha256: await fileSha256(stage!.path, coordDir), stageBytes: bytes };
-            const c = new NodeClient(fresh.address);
-            await c.join(CLUSTER_KEY, "test");
+            const c = await memberClient(fresh.address);
+            await c.connect();
             // 1. A damaged upload (wrong hash) is refused with DATA_LOSS and discarded.
             await assert.rejects(c.upload(stage!.path, { ...header, stageSha256: "0".repeat(64) }, 0), (e: grpc.ServiceError) => e.code === grpc.status.DATA_LOSS && /damaged/.test(e.details));
             // 2. An uploader killed halfway: the node must not keep the file open or the upload locked.
-            const uploader = spawn(process.execPath, ["--import", "tsx", path.join(path.dirname(fileURLToPath(import.meta.url)), "helpers", "half-upload.ts"), fresh.address, CLUSTER_KEY_HEX, stage!.path, JSON.stringify(header)], { stdio: ["ignore", "pipe", "inherit"] });
+            const uploader = spawn(process.execPath, ["--import", "tsx", path.join(path.dirname(fileURLToPath(import.meta.url)), "helpers", "half-upload.ts"), fresh.address, (await enroll(path.join(dir, "half-uploader"), "half-uploader")).identity.file.replace(/\/node-identity\.json$/, ""), stage!.path, JSON.stringify(header)], { stdio: ["ignore", "pipe", "inherit"] });
             await new Promise<void>((resolve) => uploader.stdout.on("data", (d: Buffer) => { if (d.toString().includes("half")) resolve(); }));
             uploader.kill("SIGKILL");
             const partial = path.join(dir, "node-fresh", "stages", "v1", `${header.stageSha256}.gguf.partial`);
@@ -316,15 +317,15 @@ describe("control and failure", () => {
             // 3. Two uploads of one stage at once: the second is refused (ABORTED) and its promise rejects, no hang.
             const slow = c.upload(stage!.path, header, have, { chunkBytes: 4096, onProgress: () => {} });
             await delay(50);
-            const c2 = new NodeClient(fresh.address);
-            await c2.join(CLUSTER_KEY, "second");
+            const c2 = await memberClient(fresh.address);
+            await c2.connect();
             await assert.rejects(c2.upload(stage!.path, header, have), (e: grpc.ServiceError) => e.code === grpc.status.ABORTED || e.code === grpc.status.FAILED_PRECONDITION);
             c2.close();
             const done = await slow;
             assert.equal(done.complete, true);
             assert.equal(done.bytesReceived, bytes - have, "only the missing part was sent");
             c.close();
-            const p = await connectPipeline({ modelPath: model, peers: [fresh.address], layers: [{ start: 0, end: 6 }], clusterKey: CLUSTER_KEY, dataDir: coordDir, stage: stageOpts });
+            const p = await connectPipeline({ modelPath: model, peers: [fresh.address], layers: [{ start: 0, end: 6 }], cluster: await testCoordinator(), dataDir: coordDir, stage: stageOpts });
             try {
                 assert.equal(p.stages[0]!.bytesUploaded, 0, "the verified file is used from the cache");
                 assert.deepEqual(await greedyTokens(p, prompt, 3), ref.slice(0, 3));
@@ -348,8 +349,8 @@ describe("control and failure", () => {
             data.writeUInt32LE(0, at + key.length + 4);
             fs.writeFileSync(bad, data);
             const sha = await fileSha256(bad, dir);
-            const c = new NodeClient(fresh.address);
-            await c.join(CLUSTER_KEY, "test");
+            const c = await memberClient(fresh.address);
+            await c.connect();
             const header = { modelSha256: await fileSha256(model, coordDir), layers: { start: 0, end: 6 }, stageSha256: sha, stageBytes: data.length };
             assert.equal((await c.upload(bad, header, 0)).complete, true);
             const req = { pipelineId: "badload", pipelineKey: "k".repeat(20), stageIndex: 0, stageCount: 1, modelSha256: header.modelSha256, layers: header.layers, layerTotal: 6, stageSha256: sha, stageBytes: data.length, options: { contextSize: 64, maxSequences: 1, batchSize: 16 }, nextAddress: "", activations: "F32" as const };
@@ -365,7 +366,7 @@ describe("control and failure", () => {
         const proxy = await startProxy(nodes[1]!.address);
         const p = await connectPipeline({
             modelPath: model, peers: [nodes[0]!.address, nodes[1]!.address], linkAddresses: [proxy.address], layers: parseLayerRanges("0-3,3-6", 6),
-            clusterKey: CLUSTER_KEY, dataDir: coordDir, stage: stageOpts
+            cluster: await testCoordinator(), dataDir: coordDir, stage: stageOpts
         });
         const links: Array<{ connected: boolean }> = [];
         p.events.subscribe((m) => { if (m.type === "linkChanged") links.push(m); });
@@ -389,7 +390,7 @@ describe("control and failure", () => {
 
     test("SIGTERM stops a node with open streams within 3 s, cleanly", { timeout: 60000 }, async () => {
         const n = await startNode("term", path.join(dir, "node-term"));
-        const p = await connectPipeline({ modelPath: model, peers: [n.address], layers: [{ start: 0, end: 6 }], clusterKey: CLUSTER_KEY, dataDir: coordDir, stage: stageOpts });
+        const p = await connectPipeline({ modelPath: model, peers: [n.address], layers: [{ start: 0, end: 6 }], cluster: await testCoordinator(), dataDir: coordDir, stage: stageOpts });
         try {
             assert.equal((await greedyTokens(p, prompt, 2)).length, 2);
             const r = await terminateNode(n);

@@ -13,14 +13,14 @@ import type { PipelineEvent } from "../app/engine/pipeline-events.ts";
 import { generate } from "../app/engine/generate.ts";
 import { nodeContract } from "../app/protocol/proto.ts";
 import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
-import { CLUSTER_KEY } from "./helpers/nodes.ts";
+import { enroll, memberChannel, testCoordinator } from "./helpers/test-cluster.ts";
 
 const dir = tempDir("events");
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test("a node's and a pipeline's events show a full generation's lifecycle, state first", { timeout: 120000 }, async () => {
     const model = await buildModel(dir, "ev", { arch: "llama", vocab: "llama-spm", layers: 3, type: "f32", tied: false, ...SMALL });
-    const nodes = await Promise.all(["one", "two"].map((name) => HearthNode.start({ name, host: "127.0.0.1", port: 0, dataDir: path.join(dir, name), clusterKey: CLUSTER_KEY })));
+    const nodes = await Promise.all(["one", "two"].map(async (name) => HearthNode.start({ name, host: "127.0.0.1", port: 0, dataDir: path.join(dir, name), cluster: await enroll(path.join(dir, name), name), discovery: false, measureSpeed: false })));
     const seen: NodeEvent[][] = nodes.map(() => []);
     const first: string[] = [];
     nodes.forEach((n, i) => n.events.subscribe((m) => { if (first.length < 2 && first.length === i) first.push(m.type); if (m.type !== "state") seen[i]!.push(m); }));
@@ -28,7 +28,7 @@ test("a node's and a pipeline's events show a full generation's lifecycle, state
     const pipelineEvents: PipelineEvent[] = [];
     try {
         const p = await connectPipeline({
-            modelPath: model, peers: nodes.map((n) => `127.0.0.1:${n.port}`), layers: [{ start: 0, end: 1 }, { start: 1, end: 3 }], clusterKey: CLUSTER_KEY,
+            modelPath: model, peers: nodes.map((n) => `127.0.0.1:${n.port}`), layers: [{ start: 0, end: 1 }, { start: 1, end: 3 }], cluster: await testCoordinator(),
             dataDir: path.join(dir, "coord"), stage: { contextSize: 64, maxSequences: 2 }, onEvent: (e) => pipelineEvents.push(e)
         });
         try {
@@ -36,7 +36,8 @@ test("a node's and a pipeline's events show a full generation's lifecycle, state
             assert.equal(r.tokens.length, 5);
             // A step that fails on the second node: its sequence fails there, and the node says so.
             const Raw = grpc.makeGenericClientConstructor({ Forward: { ...nodeContract().hearth.v1.Node.service.Forward!, requestSerialize: (b: Buffer) => b } }, "Raw");
-            const client = new Raw(`127.0.0.1:${nodes[1]!.port}`, grpc.credentials.createInsecure());
+            const member = await memberChannel();
+            const client = new Raw(`127.0.0.1:${nodes[1]!.port}`, member.credentials, member.options);
             const md = p.clients[1]!.metadata();
             md.set("x-hearth-pipeline-key", p.options.pipelineKey);
             await new Promise<void>((resolve) => {

@@ -11,7 +11,9 @@ import { nodeContract } from "../app/protocol/proto.ts";
 import { connectPipeline } from "../app/coordinator/connect.ts";
 import { generate } from "../app/engine/generate.ts";
 import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
-import { CLUSTER_KEY, startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
+import { startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
+import { memberClient, testCoordinator } from "./helpers/test-cluster.ts";
+
 
 const PER_METHOD = Number(process.env.FUZZ_GRPC_PER_METHOD ?? 2000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
@@ -22,8 +24,8 @@ let model = "";
 
 before(async () => {
     node = await startNode("fuzzed", path.join(dir, "node"), ["--lease-ms", "1000"]);
-    client = new NodeClient(node.address);
-    await client.join(CLUSTER_KEY, "fuzzer");
+    client = await memberClient(node.address);
+    await client.connect();
     model = await buildModel(dir, "m", { arch: "llama", vocab: "llama-spm", layers: 2, type: "f32", tied: false, ...SMALL });
 });
 after(async () => {
@@ -67,7 +69,7 @@ test(`fuzz: ${PER_METHOD} mutated messages per gRPC method; no crash, no hang, b
     const raw = new RawNode(node.address, grpc.credentials.createInsecure(), { "grpc.max_send_message_length": 64 * 1024 * 1024 }) as unknown as Record<string, (...args: unknown[]) => grpc.ClientUnaryCall & grpc.ClientWritableStream<Buffer> & grpc.ClientReadableStream<Buffer>>;
     const sha = "ab".repeat(32);
     const valid: Record<string, Buffer> = {
-        Join: methods.Join!.requestSerialize({ clusterKey: CLUSTER_KEY, peerName: "x", protocol: 2 }) as Buffer,
+        Join: methods.Join!.requestSerialize({ cluster: await testCoordinator(), peerName: "x", protocol: 2 }) as Buffer,
         GetInfo: methods.GetInfo!.requestSerialize({}) as Buffer,
         Health: methods.Health!.requestSerialize({}) as Buffer,
         PrepareStage: methods.PrepareStage!.requestSerialize({ pipelineId: "p1", pipelineKey: "k".repeat(20), stageIndex: 0, stageCount: 1, modelSha256: sha, layers: { start: 0, end: 1 }, layerTotal: 2, stageSha256: sha, stageBytes: 4096, options: { contextSize: 64, maxSequences: 2, batchSize: 8 }, activations: "F32", stageHeader: fs.readFileSync(model).subarray(0, 2048) }) as Buffer,
@@ -124,7 +126,7 @@ test(`fuzz: ${PER_METHOD} mutated messages per gRPC method; no crash, no hang, b
     assert.equal(failed, 0);
     assert.ok(rssAfter < rssBefore + 256, `RSS stays bounded: ${rssBefore.toFixed(0)} → ${rssAfter.toFixed(0)} MB`);
     // A real pipeline still works through the fuzzed node.
-    const p = await connectPipeline({ modelPath: model, peers: [node.address], layers: [{ start: 0, end: 2 }], clusterKey: CLUSTER_KEY, dataDir: path.join(dir, "coord"), stage: { contextSize: 64, maxSequences: 1 } });
+    const p = await connectPipeline({ modelPath: model, peers: [node.address], layers: [{ start: 0, end: 2 }], cluster: await testCoordinator(), dataDir: path.join(dir, "coord"), stage: { contextSize: 64, maxSequences: 1 } });
     try {
         assert.equal((await generate(p, { promptTokens: [1, 2, 3], maxTokens: 3 }).result).tokens.length, 3);
     } finally {

@@ -1,6 +1,7 @@
 // Every gRPC method validates its input and its caller: garbage, truncated, oversized and
-// out-of-range messages get INVALID_ARGUMENT, unknown pipelines NOT_FOUND, peers that have not
-// joined UNAUTHENTICATED, other sessions PERMISSION_DENIED; a bad step fails its sequence only.
+// out-of-range messages get INVALID_ARGUMENT, unknown pipelines NOT_FOUND, machines without a
+// member certificate UNAUTHENTICATED (or no handshake), other members PERMISSION_DENIED on what
+// they did not open; a bad step fails its sequence only.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
@@ -13,7 +14,12 @@ import type { RemotePipeline } from "../app/coordinator/remote-pipeline.ts";
 import { generate } from "../app/engine/generate.ts";
 import { Tokenizer } from "../app/model/tokenizer.ts";
 import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
-import { CLUSTER_KEY, startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
+import { startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
+import { enroll, memberChannel, memberClient, testCoordinator } from "./helpers/test-cluster.ts";
+import { admissionChannelCredentials, nodeServerCredentials } from "../app/cluster/credentials.ts";
+import { createNodeCluster } from "../app/cluster/node-cluster.ts";
+import { NODE_CHANNEL_OPTIONS } from "../app/protocol/node-client.ts";
+
 import { referenceGreedy } from "./helpers/reference.ts";
 import { readGgufHeader } from "../app/gguf/reader.ts";
 import { layoutGguf } from "../app/gguf/writer.ts";
@@ -46,11 +52,11 @@ before(async () => {
     prompt = tok.encode("Hello there");
     await tok.dispose();
     pipeline = await connectPipeline({
-        modelPath: model, peers: nodes.map((n) => n.address), layers: [{ start: 0, end: 1 }, { start: 1, end: 3 }], clusterKey: CLUSTER_KEY,
+        modelPath: model, peers: nodes.map((n) => n.address), layers: [{ start: 0, end: 1 }, { start: 1, end: 3 }], cluster: await testCoordinator(),
         dataDir: path.join(dir, "coord"), stage: { contextSize: 128, maxSequences: 4, batchSize: 16, threads: 1 }
     });
-    last = new NodeClient(nodes[1]!.address);
-    await last.join(CLUSTER_KEY, "protocol-test");
+    last = await memberClient(nodes[1]!.address);
+    await last.connect();
 });
 after(async () => {
     last?.close();
@@ -60,9 +66,10 @@ after(async () => {
 });
 
 /** A Forward stream to the last stage's node with the given frames; resolves with the call's status. */
-function forwardRaw(frames: Buffer[], metadata?: grpc.Metadata): Promise<grpc.StatusObject> {
+async function forwardRaw(frames: Buffer[], metadata?: grpc.Metadata, credentials?: grpc.ChannelCredentials): Promise<grpc.StatusObject> {
     const md = metadata ?? (() => { const m = last.metadata(); m.set("x-hearth-pipeline-key", pipeline.options.pipelineKey); return m; })();
-    const client = new RawNode(nodes[1]!.address, grpc.credentials.createInsecure());
+    const member = await memberChannel();
+    const client = new RawNode(nodes[1]!.address, credentials ?? member.credentials, member.options);
     return new Promise((resolve) => {
         const call = (client as unknown as { Forward(md: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void): grpc.ClientWritableStream<Buffer> }).Forward(md, () => {});
         const timer = setTimeout(() => call.cancel(), 3000);
@@ -119,7 +126,8 @@ test("a step that is well formed but cannot run (non-finite values, a wrong posi
 });
 
 test("malformed unary requests are INVALID_ARGUMENT too", { timeout: 30000 }, async () => {
-    const client = new RawNode(nodes[1]!.address, grpc.credentials.createInsecure());
+    const member = await memberChannel();
+    const client = new RawNode(nodes[1]!.address, member.credentials, member.options);
     const call = (req: Buffer) => new Promise<grpc.ServiceError | null>((resolve) =>
         (client as unknown as { PrepareStage(b: Buffer, md: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void): void }).PrepareStage(req, last.metadata(), (e) => resolve(e)));
     const garbage = await call(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]));
@@ -152,7 +160,7 @@ test("a stage whose hidden-state messages would exceed the gRPC size limit is re
     const layout = layoutGguf(kv, h.tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims.map(widen) })), h.alignment);
     const req = {
         pipelineId: "wide", pipelineKey: "k".repeat(20), stageIndex: 1, stageCount: 3, modelSha256: "c".repeat(64), stageSha256: "d".repeat(64),
-        layers: { start: 1, end: 2 }, layerTotal: 3, stageBytes: Number(layout.end), nextAddress: nodes[1]!.address, activations: "F32" as const,
+        layers: { start: 1, end: 2 }, layerTotal: 3, stageBytes: Number(layout.end), nextAddress: nodes[1]!.address, nextNodeId: last.serverNodeId!, activations: "F32" as const,
         options: { contextSize: 64, maxSequences: 1, batchSize: 8192 }, stageHeader: layout.header
     };
     await assert.rejects(last.prepareStage(req), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT &&
@@ -161,7 +169,7 @@ test("a stage whose hidden-state messages would exceed the gRPC size limit is re
 
 test("one node may host two stages of one pipeline (a machine with two GPUs, or a GPU and a CPU stage)", { timeout: 60000 }, async () => {
     const ref = await referenceGreedy(model, prompt, 6, { contextSize: 64 });
-    const p = await connectPipeline({ modelPath: model, peers: [nodes[0]!.address, nodes[0]!.address], layers: [{ start: 0, end: 1 }, { start: 1, end: 3 }], clusterKey: CLUSTER_KEY, dataDir: path.join(dir, "coord"), stage: { contextSize: 64, maxSequences: 1 } });
+    const p = await connectPipeline({ modelPath: model, peers: [nodes[0]!.address, nodes[0]!.address], layers: [{ start: 0, end: 1 }, { start: 1, end: 3 }], cluster: await testCoordinator(), dataDir: path.join(dir, "coord"), stage: { contextSize: 64, maxSequences: 1 } });
     try {
         assert.deepEqual((await generate(p, { promptTokens: prompt, maxTokens: 6, sampler: { temperature: 0 } }).result).tokens, ref);
         assert.deepEqual((await p.nodeInfos())[0]!.stages.filter((s) => s.pipelineId === p.pipelineId).map((s) => s.stageIndex).sort(), [0, 1]);
@@ -179,7 +187,7 @@ test("a partial upload larger than its stage is discarded, and the stage is sent
         const stages = path.join(dir, "partial", "stages", "v1");
         fs.mkdirSync(stages, { recursive: true });
         fs.writeFileSync(path.join(stages, `${sha}.gguf.partial`), Buffer.alloc(bytes + 4096, 1));
-        const p = await connectPipeline({ modelPath: model, peers: [fresh.address], layers: [{ start: 0, end: 3 }], clusterKey: CLUSTER_KEY, dataDir: path.join(dir, "coord"), stage: { contextSize: 64, maxSequences: 1 } });
+        const p = await connectPipeline({ modelPath: model, peers: [fresh.address], layers: [{ start: 0, end: 3 }], cluster: await testCoordinator(), dataDir: path.join(dir, "coord"), stage: { contextSize: 64, maxSequences: 1 } });
         try {
             assert.equal(p.stages[0]!.bytesUploaded, bytes, "sent from byte 0");
             assert.equal((await generate(p, { promptTokens: prompt, maxTokens: 2 }).result).tokens.length, 2);
@@ -191,42 +199,50 @@ test("a partial upload larger than its stage is discarded, and the stage is sent
     }
 });
 
-test("nothing is served to a peer that has not joined; another session may not hold or close a pipeline; another protocol version is refused", { timeout: 30000 }, async () => {
-    const stranger = new NodeClient(nodes[1]!.address);
-    const isUnauth = (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED;
+test("members only: a machine without a member certificate gets UNAUTHENTICATED on every method, one of another cluster no handshake, another member PERMISSION_DENIED on a pipeline it did not open", { timeout: 60000 }, async () => {
+    // No client certificate (a machine that has not joined): TLS completes, every Node method is refused.
+    const stranger = new NodeClient(nodes[1]!.address, { cluster: await testCoordinator() });
+    (stranger as unknown as { raw: unknown }).raw = new (nodeContract().hearth.v1.Node)(nodes[1]!.address, admissionChannelCredentials(), NODE_CHANNEL_OPTIONS);
+    const isUnauth = (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED && /serves only members/.test(e.details);
     await assert.rejects(stranger.getInfo(), isUnauth);
     await assert.rejects(stranger.health(), isUnauth);
     await assert.rejects(stranger.closePipeline(pipeline.pipelineId), isUnauth);
     await assert.rejects(stranger.prepareStage({ pipelineId: "x" }), isUnauth);
+    await assert.rejects(stranger.syncMembers([]), isUnauth);
+    await assert.rejects(stranger.removeMember("0".repeat(32)), isUnauth);
+    await assert.rejects(stranger.createInvite(), isUnauth);
+    await assert.rejects(stranger.getPeers(), isUnauth);
     await assert.rejects(stranger.upload(model, { modelSha256: "a".repeat(64), layers: { start: 0, end: 1 }, stageSha256: "a".repeat(64), stageBytes: 10 }, 0), isUnauth);
     await assert.rejects(new Promise((_, reject) => stranger.attach(pipeline.pipelineId, 1).on("error", reject)), isUnauth);
-    const status = await forwardRaw([activation({ seqId: 0, pos: 0, nTokens: 1, hidden: hidden(1) })], new grpc.Metadata());
+    const status = await forwardRaw([activation({ seqId: 0, pos: 0, nTokens: 1, hidden: hidden(1) })], undefined, admissionChannelCredentials());
     assert.equal(status.code, grpc.status.UNAUTHENTICATED);
-    await assert.rejects(stranger.join(Buffer.from("00".repeat(16), "hex"), "intruder"), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED && /wrong cluster key/.test(e.details));
-    // Joined, but not the pipeline's owner.
-    await stranger.join(CLUSTER_KEY, "other-coordinator");
-    await assert.rejects(stranger.closePipeline(pipeline.pipelineId), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED && /belongs to/.test(e.details));
-    await assert.rejects(new Promise((_, reject) => stranger.attach(pipeline.pipelineId, 1).on("error", reject)), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
     stranger.close();
-    // A joiner of another protocol version is told to update.
-    const Node = nodeContract().hearth.v1.Node;
-    const old = new Node(nodes[1]!.address, grpc.credentials.createInsecure());
-    const err = await new Promise<grpc.ServiceError | null>((resolve) => old.join({ clusterKey: CLUSTER_KEY, peerName: "old", protocol: 1 }, (e) => resolve(e)));
-    assert.equal(err?.code, grpc.status.FAILED_PRECONDITION);
-    assert.match(err!.details, /speaks protocol 2, the joining machine 1: update Hearth/);
-    old.close();
+    // A member of another cluster: its certificate is not signed by this cluster's CA, so no call gets through; the error says why.
+    const other = await createNodeCluster(path.join(dir, "other-cluster"), { nodeName: "neighbour" });
+    const foreign = new NodeClient(nodes[1]!.address, { cluster: other });
+    await assert.rejects(foreign.connect(5000), /is a member of another cluster .* run 'hearth leave' on it, then join this cluster/);
+    await assert.rejects(foreign.health(3000), (e: grpc.ServiceError) => e.code === grpc.status.UNAVAILABLE);
+    foreign.close();
+    // Another member: served, but not the owner of this pipeline.
+    const otherMember = new NodeClient(nodes[1]!.address, { cluster: await enroll(path.join(dir, "other-member"), "other-coordinator") });
+    await otherMember.connect();
+    await assert.rejects(otherMember.closePipeline(pipeline.pipelineId), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED && /belongs to 'test-coordinator'/.test(e.details));
+    await assert.rejects(new Promise((_, reject) => otherMember.attach(pipeline.pipelineId, 1).on("error", reject)), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
+    await assert.rejects(otherMember.createInvite(), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED && /only this machine itself/.test(e.details));
+    otherMember.close();
     assert.equal((await generate(pipeline, { promptTokens: prompt, maxTokens: 2 }).result).tokens.length, 2, "the owner's pipeline still works");
 });
 
 test("a coordinator refuses a node of another protocol version, naming it", { timeout: 30000 }, async () => {
-    // A stand-in node that answers Join with protocol 1.
+    // A stand-in member node that answers GetInfo with protocol 1.
     const server = new grpc.Server();
     const Node = nodeContract().hearth.v1.Node;
-    server.addService(Node.service, { join: (_: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { sessionToken: "t", node: { name: "oldie", version: "0.0.1", protocol: 1 } }) } as never);
-    const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const oldie = await enroll(path.join(dir, "oldie"), "oldie");
+    server.addService(Node.service, { getInfo: (_: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { name: "oldie", version: "0.0.1", protocol: 1, nodeId: oldie.identity.nodeId }) } as never);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", nodeServerCredentials(oldie.identity, oldie.membership), (e, p) => (e ? reject(e) : resolve(p))));
     try {
-        await assert.rejects(connectPipeline({ modelPath: model, peers: [`127.0.0.1:${port}`], layers: [{ start: 0, end: 3 }], clusterKey: CLUSTER_KEY, dataDir: path.join(dir, "coord") }),
-            /node 'oldie' .* runs Hearth 0\.0\.1 with protocol 1; this machine speaks protocol 2 — update Hearth/);
+        await assert.rejects(connectPipeline({ modelPath: model, peers: [`127.0.0.1:${port}`], layers: [{ start: 0, end: 3 }], cluster: await testCoordinator(), dataDir: path.join(dir, "coord") }),
+            /node 'oldie' .* runs Hearth 0\.0\.1 with protocol 1; this machine speaks protocol 3 — update Hearth/);
     } finally {
         server.forceShutdown();
     }

@@ -19,7 +19,7 @@ import { applyNodeEvent, initialNodeState, type NodeEvent } from "../app/node/ev
 import { defaultPromptChunk, generate } from "../app/engine/generate.ts";
 import type { Pipeline } from "../app/engine/pipeline.ts";
 import { applyPipelineEvent, initialPipelineState } from "../app/engine/pipeline-events.ts";
-import { Sessions, loadOrCreateClusterKey } from "../app/node/auth.ts";
+import { createNodeCluster, loadNodeCluster } from "../app/cluster/node-cluster.ts";
 import { MemoryLedger } from "../app/node/resources.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -247,21 +247,22 @@ describe("generation loop on a stand-in pipeline", () => {
 });
 
 describe("node resources", () => {
-    test("a cluster-key file that is empty, short or not hex refuses to start; a new one is written with mode 0600", () => {
+    test("a data dir of an older Hearth (a cluster-key file) is refused with what to do; a new cluster's files are kept 0600", async () => {
         const d = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-key-"));
         try {
-            const file = path.join(d, "cluster-key");
-            for (const bad of ["", "abcd", "zz".repeat(16), "  "]) {
-                fs.writeFileSync(file, bad);
-                assert.throws(() => loadOrCreateClusterKey(d), /does not hold a valid cluster key .*delete the file to make a new cluster/);
-            }
-            fs.rmSync(file);
-            const made = loadOrCreateClusterKey(d);
-            assert.equal(made.created, true);
-            assert.equal(made.key.length, 32);
-            assert.equal(fs.statSync(file).mode & 0o777, 0o600);
-            assert.deepEqual(loadOrCreateClusterKey(d), { key: made.key, created: false });
-            assert.throws(() => new Sessions(Buffer.alloc(0)), /at least 16 are needed/);
+            fs.writeFileSync(path.join(d, "cluster-key"), "5eed".repeat(8));
+            assert.throws(() => loadNodeCluster(d), /cluster key of an older Hearth.*Delete that file, then start this node with --create-cluster/);
+            await assert.rejects(createNodeCluster(d, { nodeName: "n" }), /cluster key of an older Hearth/);
+            fs.rmSync(path.join(d, "cluster-key"));
+            assert.equal(loadNodeCluster(d), null, "no cluster yet");
+            const made = await createNodeCluster(d, { nodeName: "n" });
+            for (const f of ["node-identity.json", "membership.json", "members.json", "cluster/ca.key.pem"])
+                assert.equal(fs.statSync(path.join(d, f)).mode & 0o777, 0o600, f);
+            const again = loadNodeCluster(d)!;
+            assert.equal(again.membership.clusterId, made.membership.clusterId);
+            assert.equal(again.identity.nodeId, made.identity.nodeId);
+            assert.ok(again.authority != null, "the CA is kept on the node that made the cluster");
+            await assert.rejects(createNodeCluster(d, { nodeName: "n" }), /already a member of a cluster .*'hearth leave' first/);
         } finally {
             fs.rmSync(d, { recursive: true, force: true });
         }

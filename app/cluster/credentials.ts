@@ -20,6 +20,43 @@ export interface ChannelCredentialsOptions {
  */
 export const MTLS_CHANNEL_OPTIONS: grpc.ChannelOptions = { "grpc.ssl_target_name_override": "hearth-node" };
 
+/**
+ * A certificate provider that gives one fixed CA and identity (grpc-js's interface; nothing is
+ * watched). Listeners are told on the next tick: grpc-js registers its own watcher only after
+ * adding them, and an answer given at once would never reach it (the server would drop every
+ * connection for want of credentials).
+ */
+class FixedCertificates implements grpc.experimental.CertificateProvider {
+    constructor(private readonly ca: Buffer, private readonly identity: { certificate: Buffer; privateKey: Buffer }) {}
+    addCaCertificateListener(listener: grpc.experimental.CaCertificateUpdateListener): void { process.nextTick(() => listener({ caCertificate: this.ca })); }
+    removeCaCertificateListener(): void {}
+    addIdentityCertificateListener(listener: grpc.experimental.IdentityCertificateUpdateListener): void { process.nextTick(() => listener(this.identity)); }
+    removeIdentityCertificateListener(): void {}
+}
+
+/**
+ * A node's server: TLS with its node certificate; a client certificate is asked for and checked
+ * against the cluster CA, but not required, so that a machine that is not a member yet can reach
+ * the Admission service. Whether a call comes from a member is decided per call by `membersOnly`
+ * (a client without a verified certificate has no node id there).
+ */
+export function nodeServerCredentials(identity: NodeIdentity, membership: ClusterMembership): grpc.ServerCredentials {
+    const certificates = new FixedCertificates(Buffer.from(membership.caCertificatePem),
+        { certificate: Buffer.from(membership.certificatePem), privateKey: Buffer.from(identity.privateKeyPem) });
+    // grpc-js 1.14 passes its first argument on as the identity provider and its second as the CA
+    // provider (the declared parameter names are the other way round); one object serves both.
+    return grpc.experimental.createCertificateProviderServerCredentials(certificates, certificates, false);
+}
+
+/**
+ * What a machine that is not a member yet uses to reach a node's Admission service: TLS without
+ * checking the server's certificate, which it has no CA to check against yet. Nothing said over it
+ * is trusted because of TLS: a join is proven by the code's HMACs (join-protocol.ts).
+ */
+export function admissionChannelCredentials(): grpc.ChannelCredentials {
+    return grpc.credentials.createSsl(null, null, null, { rejectUnauthorized: false, checkServerIdentity: () => undefined });
+}
+
 /** A server that only completes TLS with clients presenting a certificate signed by the cluster CA. */
 export function serverCredentials(identity: NodeIdentity, membership: ClusterMembership): grpc.ServerCredentials {
     return grpc.ServerCredentials.createSsl(Buffer.from(membership.caCertificatePem),

@@ -22,6 +22,8 @@ export interface DiscoveryOptions {
     name: string;
     /** this node's gRPC port */
     port: number;
+    /** whether to advertise this node (false: only browse, as a machine that is joining does). Defaults to true */
+    advertise?: boolean;
     /** the cluster this node is a member of, or null for none */
     clusterId: string | null;
     /** this node's Hearth version */
@@ -69,7 +71,7 @@ export class Discovery {
 
     private constructor(private readonly options: DiscoveryOptions) {
         if (!isValidNodeId(options.nodeId)) throw new Error(`node id '${options.nodeId}' cannot be advertised: use 1–48 letters, digits, '_' or '-'`);
-        if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) throw new Error(`port ${options.port} cannot be advertised: start the node first and pass the port it listens on`);
+        if (options.advertise !== false && (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535)) throw new Error(`port ${options.port} cannot be advertised: start the node first and pass the port it listens on`);
         this.lostAfterMs = options.lostAfterMs ?? DEFAULTS.lostAfterMs;
         this.browseIntervalMs = options.browseIntervalMs ?? DEFAULTS.browseIntervalMs;
         if (!(this.browseIntervalMs > 0 && this.browseIntervalMs * 2 <= this.lostAfterMs))
@@ -89,7 +91,7 @@ export class Discovery {
     /** Starts advertising this node and browsing for the others. */
     static start(options: DiscoveryOptions): Discovery {
         const discovery = new Discovery(options);
-        discovery.publish();
+        if (options.advertise !== false) discovery.publish();
         discovery.browse();
         discovery.timers.push(setInterval(() => discovery.browse(), discovery.browseIntervalMs));
         discovery.timers.push(setInterval(() => discovery.sweep(), discovery.sweepMs));
@@ -107,7 +109,7 @@ export class Discovery {
         if (clusterId === this.clusterId) return;
         this.clusterId = clusterId;
         this.events.emit({ type: "clusterChanged", clusterId });
-        this.publish();
+        if (this.options.advertise !== false) this.publish();
     }
 
     /**

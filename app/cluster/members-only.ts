@@ -13,8 +13,14 @@ export function memberVerdict(nodeId: string | null, members: MemberList): { cod
     return null;
 }
 
-export function membersOnly(members: MemberList): grpc.ServerInterceptor {
-    return (_method, call) => {
+export interface MembersOnlyOptions {
+    /** Whether a method (its path, "/package.Service/Method") is open to callers that are not members. Defaults to none. */
+    isOpen?: (path: string) => boolean;
+}
+
+export function membersOnly(members: MemberList, options: MembersOnlyOptions = {}): grpc.ServerInterceptor {
+    return (method, call) => {
+        if (options.isOpen?.(method.path) === true) return new grpc.ServerInterceptingCall(call);
         const listener = new grpc.ServerListenerBuilder()
             .withOnReceiveMetadata((metadata, next) => {
                 const refusal = memberVerdict(callerNodeId(call), members);

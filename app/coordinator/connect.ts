@@ -1,4 +1,5 @@
-// A distributed pipeline from a model file and a list of nodes: join them (checking versions),
+// A distributed pipeline from a model file and a list of nodes: connect to them (mutual TLS,
+// checking versions),
 // plan the layer ranges, distribute the stages, open the pipeline. Anything that fails on the way
 // leaves nothing loaded on any node.
 import crypto from "node:crypto";
@@ -14,6 +15,7 @@ import { PipelineError } from "../engine/pipeline.ts";
 import { EventHub } from "../util/event-hub.ts";
 import { NodeClient, ProtocolMismatchError, grpcMessage } from "../protocol/node-client.ts";
 import type { NodeInfo__Output } from "../protocol/proto.ts";
+import type { NodeCluster } from "../cluster/node-cluster.ts";
 import { distributeStages } from "./distributor.ts";
 import { applyPipelineEvent, initialPipelineState, type PipelineEvent, type PipelineState } from "../engine/pipeline-events.ts";
 import { RemotePipeline } from "./remote-pipeline.ts";
@@ -24,7 +26,8 @@ export interface ConnectOptions {
     peers: string[];
     /** one range per peer, or "auto" (by free memory). Defaults to "auto" */
     layers?: LayerRange[] | "auto";
-    clusterKey: Buffer;
+    /** this machine's cluster: the nodes must be members of it, and this machine too */
+    cluster: Pick<NodeCluster, "identity" | "membership">;
     /** the coordinator's data folder (stage cache, hashes) */
     dataDir: string;
     /**
@@ -43,16 +46,16 @@ export interface ConnectOptions {
     onEvent?: (e: PipelineEvent) => void;
 }
 
-/** Joins every node; refuses any of another protocol version, naming it. */
-export async function joinNodes(peers: string[], clusterKey: Buffer, name: string): Promise<{ clients: NodeClient[]; infos: NodeInfo__Output[] }> {
-    const clients = peers.map((p) => new NodeClient(p));
+/** Connects to every node over mutual TLS; refuses any of another protocol version or cluster, naming it. */
+export async function connectNodes(peers: string[], cluster: Pick<NodeCluster, "identity" | "membership">): Promise<{ clients: NodeClient[]; infos: NodeInfo__Output[] }> {
+    const clients = peers.map((p) => new NodeClient(p, { cluster }));
     try {
         const infos = await Promise.all(clients.map(async (c) => {
             try {
-                return await c.join(clusterKey, name);
+                return await c.connect();
             } catch (e) {
                 if (e instanceof ProtocolMismatchError) throw new PipelineError(e.message, c.address);
-                throw new PipelineError(`cannot join node at ${c.address}: ${grpcMessage(e)}`, c.address);
+                throw new PipelineError(`cannot use node at ${c.address}: ${grpcMessage(e)}`, c.address);
             }
         }));
         return { clients, infos };
@@ -84,7 +87,7 @@ export async function connectPipeline(o: ConnectOptions): Promise<RemotePipeline
     const events = new EventHub<PipelineState, PipelineEvent>(initialPipelineState(), applyPipelineEvent);
     if (o.onEvent != null) events.subscribe((m) => { if (m.type !== "state") o.onEvent!(m); });
     const name = o.name ?? os.hostname();
-    const { clients, infos } = await joinNodes(o.peers, o.clusterKey, name);
+    const { clients, infos } = await connectNodes(o.peers, o.cluster);
     try {
         const ranges = o.layers == null || o.layers === "auto"
             ? rangesByMemory(layerBytes(o.modelPath, stage), infos.map((info) => ({ name: info.name, freeBytes: info.freeMemoryBytes })))

@@ -93,7 +93,8 @@ export async function distributeStages(o: DistributeOptions): Promise<PreparedSt
                 pipelineId: o.pipelineId, pipelineKey: o.pipelineKey, stageIndex: i, stageCount: o.clients.length, modelSha256: modelSha,
                 layers: range, layerTotal: o.layerTotal, stageSha256: stageSha, stageBytes: bytes,
                 options: { contextSize: o.stage.contextSize, maxSequences: o.stage.maxSequences, batchSize: o.stage.batchSize, threads: o.stage.threads, gpuLayers: o.stage.gpuLayers, flashAttention: FA[o.stage.flashAttention] },
-                nextAddress: i === o.clients.length - 1 ? "" : o.linkAddresses?.[i] ?? o.clients[i + 1]!.address, coordinatorName: o.coordinatorName, activations: o.activations,
+                nextAddress: i === o.clients.length - 1 ? "" : o.linkAddresses?.[i] ?? o.clients[i + 1]!.address,
+                nextNodeId: i === o.clients.length - 1 ? "" : nodeIdOf(o.clients[i + 1]!), coordinatorName: o.coordinatorName, activations: o.activations,
                 stageHeader
             };
             const prepare = () => raceSignal(client.prepareStage(request), signal).catch((e: unknown) => {
@@ -130,4 +131,11 @@ export async function distributeStages(o: DistributeOptions): Promise<PreparedSt
         await Promise.all(o.clients.map((c) => c.closePipeline(o.pipelineId).catch(() => {})));
         throw e;
     }
+}
+
+/** The node id of a connected node, proven by its certificate. */
+function nodeIdOf(client: NodeClient): string {
+    const id = client.serverNodeId;
+    if (id == null || id !== client.node?.nodeId) throw new PipelineError(`node at ${client.address} has not been connected to (or its certificate and its answer name different nodes)`, client.address);
+    return id;
 }

@@ -1,14 +1,17 @@
 // A stage's link to the next stage's node: one Forward stream, opened at prepare time, reopened
 // with backoff when it breaks. While it is down, what would travel on it is refused (its
-// sequences fail); once it is back, new steps flow again.
+// sequences fail); once it is back, new steps flow again. The link is made to one member only:
+// the node id the coordinator named, proven by its certificate.
 import * as grpc from "@grpc/grpc-js";
+import type { NodeCluster } from "../cluster/node-cluster.ts";
 import { NodeClient, grpcMessage } from "../protocol/node-client.ts";
 import type { ForwardMessage } from "../protocol/proto.ts";
 
 export interface DownstreamOptions {
     address: string;
-    clusterKey: Buffer;
-    nodeName: string;
+    /** the node that must be at `address` (a member: checked by its certificate) */
+    nodeId: string;
+    cluster: Pick<NodeCluster, "identity" | "membership">;
     pipelineKey: string;
     /** the link broke (`connected` false, with why) or came back */
     onStatus: (connected: boolean, message: string) => void;
@@ -24,7 +27,7 @@ export class DownstreamLink {
     lastError = "";
 
     private constructor(private readonly options: DownstreamOptions) {
-        this.client = new NodeClient(options.address);
+        this.client = new NodeClient(options.address, { cluster: options.cluster, expectedNodeId: options.nodeId });
     }
 
     /** Joins the next node and opens the stream; rejects when it cannot be reached now. */
@@ -43,7 +46,7 @@ export class DownstreamLink {
     get connected(): boolean { return this.connectedNow; }
 
     private async connect() {
-        await this.client.join(this.options.clusterKey, this.options.nodeName);
+        await this.client.connect();
         const md = this.client.metadata();
         md.set("x-hearth-pipeline-key", this.options.pipelineKey);
         let stream!: grpc.ClientWritableStream<ForwardMessage>;
@@ -69,7 +72,7 @@ export class DownstreamLink {
             this.timer = null;
             if (this.closed) return;
             this.client.close();
-            this.client = new NodeClient(this.options.address);
+            this.client = new NodeClient(this.options.address, { cluster: this.options.cluster, expectedNodeId: this.options.nodeId });
             this.connect().then(() => { if (!this.closed) this.options.onStatus(true, "reconnected"); }, (e: unknown) => {
                 this.lastError = grpcMessage(e);
                 this.retryMs = Math.min(5000, this.retryMs * 2);

@@ -19,8 +19,8 @@ export interface HostedStageOptions {
     stageCount: number;
     modelSha256: string;
     stageSha256: string;
-    /** the session that prepared it: only it may hold or close the stage */
-    ownerToken: string;
+    /** the member (node id) that prepared it: only it may hold or close the stage */
+    ownerNodeId: string;
     ownerName: string;
     /** Forward streams into this stage must present it */
     pipelineKey: string;
@@ -71,8 +71,8 @@ export class HostedStage {
     // ---- holding -------------------------------------------------------------------------------
 
     /** A coordinator's Attach stream: it holds the stage and receives its events. */
-    hold(call: Holder, sessionToken: string): void {
-        if (sessionToken !== this.options.ownerToken)
+    hold(call: Holder, callerNodeId: string): void {
+        if (callerNodeId !== this.options.ownerNodeId)
             throw new NodeError(grpc.status.PERMISSION_DENIED, `pipeline ${this.options.pipelineId} belongs to '${this.options.ownerName}'; only it may hold its stages`);
         this.holders.add(call);
         if (this.leaseTimer != null) { clearTimeout(this.leaseTimer); this.leaseTimer = null; }

@@ -14,26 +14,41 @@ import { GgufError, readGgufHeaderFromBytes } from "../gguf/reader.ts";
 import { formatBytes } from "../util/format.ts";
 import { EventHub } from "../util/event-hub.ts";
 import { HEARTH_VERSION } from "../version.ts";
-import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, type NodeInfo, type PrepareStageReply, type PrepareStageRequest__Output } from "../protocol/proto.ts";
-import { Sessions } from "./auth.ts";
+import { ADMISSION_PATH_PREFIX, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, type NodeInfo, type PrepareStageReply, type PrepareStageRequest__Output } from "../protocol/proto.ts";
+import { nodeServerCredentials } from "../cluster/credentials.ts";
+import { membersOnly } from "../cluster/members-only.ts";
+import { Inventory } from "../cluster/inventory.ts";
+import type { NodeCluster } from "../cluster/node-cluster.ts";
+import { ClusterRuntime } from "./cluster-runtime.ts";
 import { DownstreamLink } from "./downstream.ts";
 import { NodeError, invalid } from "./errors.ts";
 import { applyNodeEvent, initialNodeState, type NodeEvent, type NodeState } from "./events.ts";
 import { HostedStage } from "./hosted-stage.ts";
 import { MemoryLedger } from "./resources.ts";
-import { NodeService } from "./service.ts";
+import { NodeService, type Caller } from "./service.ts";
 import { SHA256_RE, StageStore } from "./stage-store.ts";
 import { bytesPerValue } from "./activations.ts";
 
 export interface NodeOptions {
     /** shown to peers and in messages */
     name: string;
-    /** the address to listen on. Defaults to 0.0.0.0 */
+    /** the address to listen on (and advertise). Defaults to 0.0.0.0: every interface, advertising the LAN ones */
     host?: string;
     /** 0: any free port. */
     port: number;
     dataDir: string;
-    clusterKey: Buffer;
+    /** this node's cluster (node-cluster.ts): its certificates and member list */
+    cluster: NodeCluster;
+    /** whether to advertise and browse on the LAN with mDNS. Defaults to true */
+    discovery?: boolean;
+    /** whether to measure this machine's speed profile (once; then cached in the data dir). Defaults to true */
+    measureSpeed?: boolean;
+    /** how long a join code made here can be used. Defaults to 10 minutes */
+    inviteValidityMs?: number;
+    /** how often the member list is exchanged with every member. Defaults to 15000 ms */
+    memberSyncMs?: number;
+    /** called when this node is removed from its cluster (it stops serving) */
+    onRemovedFromCluster?: () => void;
     /** the most memory this node lets its stages use. Defaults to the machine's RAM less a safety share */
     memoryLimitBytes?: number;
     /** how long a stage stays loaded while no coordinator holds it. Defaults to 30 s */
@@ -48,12 +63,9 @@ const ADDRESS = /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/;
 const MESSAGE_OVERHEAD = 64 * 1024;
 
 export class HearthNode {
-    private readonly server = new grpc.Server({
-        "grpc.max_receive_message_length": MAX_MESSAGE_BYTES, "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
-        "grpc.keepalive_time_ms": 10000, "grpc.keepalive_timeout_ms": 5000, "grpc.keepalive_permit_without_calls": 1,
-        "grpc.http2.min_ping_interval_without_data_ms": 5000, "grpc.max_concurrent_streams": 256
-    });
-    readonly sessions: Sessions;
+    private readonly server: grpc.Server;
+    private runtimeRef: ClusterRuntime | null = null;
+    private inventoryRef: Inventory | null = null;
     readonly stages = new Map<string, HostedStage>();
     private readonly preparing = new Map<string, Promise<PrepareStageReply>>();
     readonly store: StageStore;
@@ -66,7 +78,12 @@ export class HearthNode {
     port = 0;
 
     private constructor(readonly options: NodeOptions) {
-        this.sessions = new Sessions(options.clusterKey);
+        this.server = new grpc.Server({
+            "grpc.max_receive_message_length": MAX_MESSAGE_BYTES, "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+            "grpc.keepalive_time_ms": 10000, "grpc.keepalive_timeout_ms": 5000, "grpc.keepalive_permit_without_calls": 1,
+            "grpc.http2.min_ping_interval_without_data_ms": 5000, "grpc.max_concurrent_streams": 256,
+            interceptors: [membersOnly(this.options.cluster.members, { isOpen: (p) => p.startsWith(ADMISSION_PATH_PREFIX) })]
+        });
         this.events = new EventHub(initialNodeState(options.name), applyNodeEvent);
         this.store = new StageStore(options.dataDir, (p) => this.events.emit(p.done
             ? { type: "uploadFinished", stageSha256: p.stageSha256, bytes: p.bytesTotal }
@@ -80,14 +97,46 @@ export class HearthNode {
         const gpu = (await getLlamaInstance()).gpu;
         node.backendName = gpu === false ? "cpu" : gpu;
         await node.memory.refresh();
-        node.server.addService(...new NodeService(node).definition());
-        node.port = await new Promise<number>((resolve, reject) =>
-            node.server.bindAsync(`${options.host ?? "0.0.0.0"}:${options.port}`, grpc.ServerCredentials.createInsecure(), (e, port) => (e ? reject(e) : resolve(port))));
+        node.inventoryRef = await Inventory.start({ dataDir: options.dataDir, measureSpeed: options.measureSpeed ?? true });
+        const service = new NodeService(node);
+        node.server.addService(...service.definition());
+        node.server.addService(...service.admission());
+        const host = options.host ?? "0.0.0.0";
+        try {
+            node.port = await new Promise<number>((resolve, reject) =>
+                node.server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${options.port}`, nodeServerCredentials(options.cluster.identity, options.cluster.membership),
+                    (e, port) => (e ? reject(e) : resolve(port))));
+        } catch (e) {
+            await node.inventoryRef.dispose();
+            throw new Error(`cannot listen on ${host}:${options.port} (${(e as Error).message}): another program may use the port — choose another with --port`);
+        }
+        node.runtimeRef = new ClusterRuntime({
+            cluster: options.cluster, name: options.name, port: node.port, host, inventory: node.inventoryRef,
+            ...(options.discovery != null ? { discovery: options.discovery } : {}),
+            ...(options.inviteValidityMs != null ? { inviteValidityMs: options.inviteValidityMs } : {}),
+            ...(options.memberSyncMs != null ? { syncIntervalMs: options.memberSyncMs } : {}),
+            onRemoved: (nodeId) => node.memberRemoved(nodeId),
+            log: (line) => node.log(line)
+        });
         node.events.emit({ type: "started", name: options.name, port: node.port });
         return node;
     }
 
     get name(): string { return this.options.name; }
+    get nodeId(): string { return this.options.cluster.identity.nodeId; }
+    get cluster(): NodeCluster { return this.options.cluster; }
+    get clusterRuntime(): ClusterRuntime { return this.runtimeRef!; }
+    get inventory(): Inventory { return this.inventoryRef!; }
+
+    /** A member was removed: its pipelines here are closed; when it is this node, it stops serving. */
+    private memberRemoved(nodeId: string): void {
+        for (const s of [...this.stages.values()]) if (s.options.ownerNodeId === nodeId) void s.close("its coordinator was removed from the cluster");
+        if (nodeId === this.nodeId) {
+            this.log("stopping: this node is no longer a member (run 'hearth leave' to forget the cluster, then join again with a new code)");
+            // Pass the news on first (the members still take this node's calls until they hear it).
+            void this.clusterRuntime.syncAll().finally(() => this.options.onRemovedFromCluster?.());
+        }
+    }
     get addon(): NativeAddon { return this.addonRef!; }
     get leaseMs(): number { return this.options.leaseMs ?? 30000; }
     get uptimeSeconds(): number { return (performance.now() - this.started) / 1000; }
@@ -101,7 +150,9 @@ export class HearthNode {
             name: this.options.name, version: HEARTH_VERSION, protocol: PROTOCOL_VERSION, os: `${process.platform} ${process.arch}`,
             backend: this.backendName, totalMemoryBytes: mem.totalBytes, freeMemoryBytes: mem.freeBytes, reservedMemoryBytes: mem.reservedBytes,
             cpuThreads: os.availableParallelism(), capabilities: ["f16-activations", "resumable-upload", "in-band-release"],
-            stages: [...this.stages.values()].map((s) => s.status())
+            stages: [...this.stages.values()].map((s) => s.status()),
+            nodeId: this.nodeId, clusterId: this.options.cluster.membership.clusterId,
+            inventoryJson: this.inventoryRef == null ? "" : JSON.stringify(this.inventoryRef.snapshot)
         };
     }
 
@@ -114,19 +165,19 @@ export class HearthNode {
 
     // ---- preparing a stage ---------------------------------------------------------------------
 
-    async prepareStage(req: PrepareStageRequest__Output, session: { token: string; peer: string }): Promise<PrepareStageReply> {
+    async prepareStage(req: PrepareStageRequest__Output, caller: Caller): Promise<PrepareStageReply> {
         if (this.disposed) throw new NodeError(grpc.status.UNAVAILABLE, "the node is shutting down");
         const options = this.validatePrepare(req);
         const key = `${req.pipelineId}/${req.stageIndex}`;
         const existing = this.stages.get(key);
         if (existing != null) {
-            if (existing.options.stageSha256 !== req.stageSha256 || existing.options.ownerToken !== session.token)
+            if (existing.options.stageSha256 !== req.stageSha256 || existing.options.ownerNodeId !== caller.nodeId)
                 throw new NodeError(grpc.status.ALREADY_EXISTS, `pipeline ${req.pipelineId} stage ${req.stageIndex} already holds another stage here`);
             return { status: "READY", resumeOffset: 0, loadMs: 0, memoryBytes: existing.reservation.bytes };
         }
         const inFlight = this.preparing.get(key);
         if (inFlight != null) return inFlight;
-        const run = this.prepareNew(req, options, session).finally(() => this.preparing.delete(key));
+        const run = this.prepareNew(req, options, caller).finally(() => this.preparing.delete(key));
         this.preparing.set(key, run);
         return run;
     }
@@ -141,6 +192,8 @@ export class HearthNode {
         if (req.stageBytes <= 0 || req.stageBytes > 2 ** 45) throw invalid("stage size out of range");
         if (req.nextAddress !== "" && !ADDRESS.test(req.nextAddress)) throw invalid(`bad next address '${req.nextAddress.slice(0, 100)}'`);
         if ((req.nextAddress === "") !== (req.stageIndex === req.stageCount - 1)) throw invalid("every stage but the last needs the next stage's address");
+        if (req.nextAddress !== "" && !this.options.cluster.members.isMember(req.nextNodeId))
+            throw new NodeError(grpc.status.PERMISSION_DENIED, `the next stage's node ${String(req.nextNodeId).slice(0, 32) || "(none given)"} is not a member of this cluster: a stage links only to members`);
         if (req.nextAddress !== "" && bytesPerValue(req.activations) == null) throw invalid("activations must be F32 or F16");
         const o = req.options;
         if (o == null) throw invalid("stage options are missing");
@@ -155,7 +208,7 @@ export class HearthNode {
         }
     }
 
-    private async prepareNew(req: PrepareStageRequest__Output, options: StageOptions, session: { token: string; peer: string }): Promise<PrepareStageReply> {
+    private async prepareNew(req: PrepareStageRequest__Output, options: StageOptions, caller: Caller): Promise<PrepareStageReply> {
         const range = req.layers!;
         const file = await this.store.verified(req.stageSha256, req.stageBytes);
         let header;
@@ -215,7 +268,7 @@ export class HearthNode {
         if (req.nextAddress !== "") {
             try {
                 downstream = await DownstreamLink.open({
-                    address: req.nextAddress, clusterKey: this.options.clusterKey, nodeName: this.options.name, pipelineKey: req.pipelineKey,
+                    address: req.nextAddress, nodeId: req.nextNodeId, cluster: this.options.cluster, pipelineKey: req.pipelineKey,
                     onStatus: (connected, message) => hosted?.linkChanged(connected, message)
                 });
             } catch (e) {
@@ -232,7 +285,7 @@ export class HearthNode {
         }
         hosted = new HostedStage(stage, reservation, downstream, {
             pipelineId: req.pipelineId, stageIndex: req.stageIndex, stageCount: req.stageCount, modelSha256: req.modelSha256, stageSha256: req.stageSha256,
-            ownerToken: session.token, ownerName: session.peer, pipelineKey: req.pipelineKey, nodeName: this.options.name,
+            ownerNodeId: caller.nodeId, ownerName: caller.name, pipelineKey: req.pipelineKey, nodeName: this.options.name,
             activations: req.activations === "F16" ? "F16" : "F32", leaseMs: this.leaseMs, addon: this.addon,
             emit: (e) => this.events.emit(e), onClosed: (s) => { if (this.stages.get(s.key) === s) this.stages.delete(s.key); }
         });
@@ -243,10 +296,10 @@ export class HearthNode {
         return { status: "READY", resumeOffset: 0, loadMs, memoryBytes: reservation.bytes };
     }
 
-    async closePipeline(pipelineId: string, sessionToken: string | null, reason: string): Promise<void> {
+    async closePipeline(pipelineId: string, callerNodeId: string | null, reason: string): Promise<void> {
         for (const s of [...this.stages.values()]) {
             if (s.options.pipelineId !== pipelineId) continue;
-            if (sessionToken != null && s.options.ownerToken !== sessionToken)
+            if (callerNodeId != null && s.options.ownerNodeId !== callerNodeId)
                 throw new NodeError(grpc.status.PERMISSION_DENIED, `pipeline ${pipelineId} belongs to '${s.options.ownerName}'; only it may close it`);
             await s.close(reason);
         }
@@ -257,6 +310,8 @@ export class HearthNode {
         if (this.disposed) return;
         this.disposed = true;
         await Promise.all([...this.stages.values()].map((s) => s.close("the node is shutting down")));
+        await this.runtimeRef?.dispose();
+        await this.inventoryRef?.dispose();
         const graceful = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
         await Promise.race([graceful, new Promise((r) => setTimeout(r, 2000).unref())]);
         this.server.forceShutdown();

@@ -1,15 +1,20 @@
-// The gRPC face of a node: authentication, message validity, and errors to status codes. Thin:
-// every decision is made by the node and its hosted stages.
+// The gRPC face of a node: who calls (its certificate's node id; the members-only interceptor has
+// already refused non-members), message validity, and errors to status codes. Thin: every
+// decision is made by the node, its cluster runtime and its hosted stages.
 import * as grpc from "@grpc/grpc-js";
+import { callerNodeId } from "../cluster/caller-node-id.ts";
 import {
-    InvalidMessage, PROTOCOL_VERSION, guardedServiceDefinition,
-    type AttachRequest__Output, type ForwardMessage__Output, type PrepareStageReply, type PrepareStageRequest__Output, type JoinRequest__Output, type PipelineEvent, type UploadChunk__Output, type UploadReply
+    InvalidMessage, guardedServiceDefinition,
+    type AttachRequest__Output, type ForwardMessage__Output, type JoinMessage, type JoinMessage__Output, type MemberList__Output, type PrepareStageReply, type PrepareStageRequest__Output,
+    type PipelineEvent, type UploadChunk__Output, type UploadReply
 } from "../protocol/proto.ts";
+import { memberEntriesFromWire, memberEntriesToWire } from "../protocol/node-client.ts";
 import { StageInputError } from "../stage/runtime.ts";
 import { NodeError } from "./errors.ts";
 import type { HearthNode } from "./node.ts";
 
-type Session = { token: string; peer: string };
+/** Who made a call: a member's node id and name. */
+export interface Caller { nodeId: string; name: string }
 
 export class NodeService {
     constructor(private readonly node: HearthNode) {}
@@ -20,46 +25,59 @@ export class NodeService {
         return { code, details: `node '${this.node.name}': ${err?.message ?? String(e)}`, metadata: new grpc.Metadata() };
     }
 
-    private session(metadata: grpc.Metadata, method: string): Session {
-        const s = this.node.sessions.check(metadata);
-        if (s == null) throw new NodeError(grpc.status.UNAUTHENTICATED, `${method}: join the cluster first (Join with the cluster key)`);
-        return s;
+    /** The member that made the call (the interceptor admitted only members; this is the belt to its braces). */
+    private caller(call: Parameters<typeof callerNodeId>[0], method: string): Caller {
+        const nodeId = callerNodeId(call);
+        if (nodeId == null || !this.node.cluster.members.isMember(nodeId))
+            throw new NodeError(grpc.status.UNAUTHENTICATED, `${method}: this node serves only members of its cluster`);
+        return { nodeId, name: this.node.cluster.members.get(nodeId)?.name || nodeId.slice(0, 8) };
     }
 
-    /** A unary handler: authentication (unless open), message validity, errors to status codes. */
-    private unary<Req, Res>(method: string, fn: (req: Req, session: Session | null) => Promise<Res> | Res, open = false): grpc.handleUnaryCall<Req, Res> {
+    /** A unary handler: the caller, message validity, errors to status codes. */
+    private unary<Req, Res>(method: string, fn: (req: Req, caller: Caller) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
         return (call, callback) => {
             Promise.resolve()
                 .then(() => {
-                    const session = open ? null : this.session(call.metadata, method);
+                    const caller = this.caller(call, method);
                     if ((call.request as unknown) instanceof InvalidMessage) throw new NodeError(grpc.status.INVALID_ARGUMENT, (call.request as unknown as InvalidMessage).reason);
-                    return fn(call.request, session);
+                    return fn(call.request, caller);
                 })
                 .then((res) => callback(null, res), (e: unknown) => callback(this.fail(e)));
         };
     }
 
+    /** The Admission service: open to every machine. */
+    admission(): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
+        const runtime = () => this.node.clusterRuntime;
+        return [guardedServiceDefinition("Admission"), {
+            hello: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => callback(null, runtime().hello()),
+            joinCluster: (call: grpc.ServerDuplexStream<JoinMessage__Output, JoinMessage>) => runtime().joinCluster(call)
+        }];
+    }
+
     definition(): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
         const node = this.node;
         const handlers: grpc.UntypedServiceImplementation = {
-            join: this.unary<JoinRequest__Output, unknown>("Join", async (req) => {
-                if (req.protocol !== PROTOCOL_VERSION)
-                    throw new NodeError(grpc.status.FAILED_PRECONDITION, `this node speaks protocol ${PROTOCOL_VERSION}, the joining machine ${req.protocol}: update Hearth so that all machines run the same version`);
-                const token = node.sessions.join(req.clusterKey, req.peerName);
-                if (token == null) throw new NodeError(grpc.status.PERMISSION_DENIED, "wrong cluster key: copy the key from a machine of this cluster");
-                node.events.emit({ type: "peerJoined", peer: req.peerName || "a peer" });
-                return { sessionToken: token, node: await node.info() };
-            }, true),
             getInfo: this.unary("GetInfo", () => node.info()),
             health: this.unary("Health", () => ({ serving: true, uptimeS: node.uptimeSeconds })),
-            prepareStage: this.unary<PrepareStageRequest__Output, PrepareStageReply>("PrepareStage", (req, session) => node.prepareStage(req, session!)),
-            closePipeline: this.unary<{ pipelineId: string }, unknown>("ClosePipeline", async (req, session) => {
-                await node.closePipeline(req.pipelineId, session!.token, "closed by its coordinator");
+            syncMembers: this.unary<MemberList__Output, unknown>("SyncMembers", (req) => memberEntriesToWire(node.clusterRuntime.syncMembers(memberEntriesFromWire(req)))),
+            removeMember: this.unary<{ nodeId: string }, unknown>("RemoveMember", (req, caller) => memberEntriesToWire(node.clusterRuntime.removeMember(caller.nodeId, req.nodeId))),
+            createInvite: this.unary<unknown, unknown>("CreateInvite", (_req, caller) => {
+                const invite = node.clusterRuntime.createInvite(caller.nodeId);
+                return { code: invite.code, expiresAtMs: invite.expiresAt, inviteId: invite.id };
+            }),
+            getPeers: this.unary<{ addAddress: string }, unknown>("GetPeers", async (req) => {
+                if (req.addAddress !== "") await node.clusterRuntime.addByAddress(req.addAddress);
+                return { viewJson: JSON.stringify(node.clusterRuntime.view.state) };
+            }),
+            prepareStage: this.unary<PrepareStageRequest__Output, PrepareStageReply>("PrepareStage", (req, caller) => node.prepareStage(req, caller)),
+            closePipeline: this.unary<{ pipelineId: string }, unknown>("ClosePipeline", async (req, caller) => {
+                await node.closePipeline(req.pipelineId, caller.nodeId, "closed by its coordinator");
                 return {};
             }),
             uploadStage: (call: grpc.ServerReadableStream<UploadChunk__Output, UploadReply>, callback: grpc.sendUnaryData<UploadReply>) => {
                 try {
-                    this.session(call.metadata, "UploadStage");
+                    this.caller(call, "UploadStage");
                 } catch (e) {
                     callback(this.fail(e));
                     return;
@@ -68,9 +86,9 @@ export class NodeService {
             },
             attach: (call: grpc.ServerWritableStream<AttachRequest__Output, PipelineEvent>) => {
                 try {
-                    const session = this.session(call.metadata, "Attach");
+                    const caller = this.caller(call, "Attach");
                     if ((call.request as unknown) instanceof InvalidMessage) throw new NodeError(grpc.status.INVALID_ARGUMENT, (call.request as unknown as InvalidMessage).reason);
-                    node.stage(call.request.pipelineId, call.request.stageIndex).hold(call, session.token);
+                    node.stage(call.request.pipelineId, call.request.stageIndex).hold(call, caller.nodeId);
                 } catch (e) {
                     call.emit("error", this.fail(e));
                 }
@@ -92,7 +110,7 @@ export class NodeService {
             if (e == null) callback(null, {}); else callback(this.fail(e));
         };
         try {
-            this.session(call.metadata, "Forward");
+            this.caller(call, "Forward");
         } catch (e) {
             finish(e);
             return;

@@ -22,15 +22,26 @@ export type * from "./generated/hearth/v1/SamplerParams.ts";
 export type * from "./generated/hearth/v1/StepResult.ts";
 export type * from "./generated/hearth/v1/StepError.ts";
 export type * from "./generated/hearth/v1/Release.ts";
-export type * from "./generated/hearth/v1/JoinRequest.ts";
-export type * from "./generated/hearth/v1/JoinReply.ts";
+export type * from "./generated/hearth/v1/HelloReply.ts";
+export type * from "./generated/hearth/v1/JoinMessage.ts";
+export type * from "./generated/hearth/v1/JoinChallenge.ts";
+export type * from "./generated/hearth/v1/JoinRequestMessage.ts";
+export type * from "./generated/hearth/v1/JoinAccept.ts";
+export type * from "./generated/hearth/v1/MemberEntry.ts";
+export type * from "./generated/hearth/v1/MemberList.ts";
+export type * from "./generated/hearth/v1/InviteReply.ts";
+export type * from "./generated/hearth/v1/RemoveMemberRequest.ts";
 export type * from "./generated/hearth/v1/AttachRequest.ts";
 export type { NodeClient as RawNodeClient, NodeHandlers } from "./generated/hearth/v1/Node.ts";
+export type { AdmissionClient as RawAdmissionClient } from "./generated/hearth/v1/Admission.ts";
 export type { DType } from "./generated/hearth/v1/DType.ts";
 export type { FlashAttention } from "./generated/hearth/v1/FlashAttention.ts";
 
 /** This contract's version; nodes and coordinators of another version refuse each other. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
+
+/** The path prefix of the Admission service's methods: the only ones open to machines that are not members. */
+export const ADMISSION_PATH_PREFIX = "/hearth.v1.Admission/";
 
 /** The largest gRPC message either side accepts. */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -50,9 +61,9 @@ export class InvalidMessage {
     constructor(readonly reason: string) {}
 }
 
-/** The Node service with request deserializers that turn bad bytes into InvalidMessage. */
-export function guardedServiceDefinition(): grpc.ServiceDefinition {
-    const service = nodeContract().hearth.v1.Node.service;
+/** A service of the contract (Node by default) with request deserializers that turn bad bytes into InvalidMessage. */
+export function guardedServiceDefinition(serviceName: "Node" | "Admission" = "Node"): grpc.ServiceDefinition {
+    const service = nodeContract().hearth.v1[serviceName].service;
     const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
     for (const [name, method] of Object.entries(service)) {
         out[name] = {

@@ -1,11 +1,12 @@
-// Uploads the first half of a stage file, says "half", and waits to be killed (a test kills it).
+// Uploads the first half of a stage file (as the member whose data dir it is given), says "half", and waits to be killed (a test kills it).
 import fs from "node:fs";
+import { loadNodeCluster } from "../../app/cluster/node-cluster.ts";
 import { NodeClient } from "../../app/protocol/node-client.ts";
 
-const [address, keyHex, file, headerJson] = process.argv.slice(2) as [string, string, string, string];
+const [address, dataDir, file, headerJson] = process.argv.slice(2) as [string, string, string, string];
 const header = JSON.parse(headerJson) as { modelSha256: string; layers: { start: number; end: number }; stageSha256: string; stageBytes: number };
-const c = new NodeClient(address);
-await c.join(Buffer.from(keyHex, "hex"), "half-uploader");
+const c = new NodeClient(address, { cluster: loadNodeCluster(dataDir)! });
+await c.connect();
 const data = fs.readFileSync(file);
 const half = Math.floor(header.stageBytes / 2 / 4096) * 4096;
 const stream = c.raw.uploadStage(c.metadata(), () => {});

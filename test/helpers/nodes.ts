@@ -1,16 +1,32 @@
-// Hearth nodes as real processes on 127.0.0.1.
+// Hearth nodes as real processes on 127.0.0.1, each a member of the tests' cluster
+// (test-cluster.ts): mutual TLS with certificates of one CA, as between machines of a home.
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { enroll, noteRunning, testCoordinator } from "./test-cluster.ts";
 
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "hearth.mjs");
-export const CLUSTER_KEY_HEX = "5eed0fc1a55e7b0b5eed0fc1a55e7b0b";
-export const CLUSTER_KEY = Buffer.from(CLUSTER_KEY_HEX, "hex");
+export const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "hearth.mjs");
 
 export interface NodeProcess { name: string; address: string; dataDir: string; child: ChildProcess; log: string[] }
 
-export async function startNode(name: string, dataDir: string, extra: string[] = []): Promise<NodeProcess> {
-    const child = spawn(process.execPath, [bin, "node", "--port", "0", "--host", "127.0.0.1", "--name", name, "--data-dir", dataDir, "--cluster-key", CLUSTER_KEY_HEX, ...extra],
+export interface StartNodeOptions {
+    /** enroll the data dir in the tests' cluster first. Defaults to true */
+    enroll?: boolean;
+    /** LAN discovery (off by default: these nodes are given by address; the cluster tests turn it on) */
+    discovery?: boolean;
+}
+
+/**
+ * Starts `hearth node` on 127.0.0.1 with `dataDir` (enrolled in the tests' cluster unless told
+ * otherwise), without discovery and without the speed test unless asked.
+ */
+export async function startNode(name: string, dataDir: string, extra: string[] = [], options: StartNodeOptions = {}): Promise<NodeProcess> {
+    if (options.enroll !== false) {
+        await testCoordinator();
+        await enroll(dataDir, name);
+    }
+    const flags = [...(options.discovery === true ? [] : ["--no-discovery"]), ...(extra.includes("--speed-test") ? [] : ["--no-speed-test"])];
+    const child = spawn(process.execPath, [bin, "node", "--port", "0", "--host", "127.0.0.1", "--name", name, "--data-dir", dataDir, ...flags, ...extra.filter((a) => a !== "--speed-test")],
         { stdio: ["ignore", "pipe", "pipe"] });
     const log: string[] = [];
     child.stderr!.on("data", (d: Buffer) => log.push(d.toString()));
@@ -22,6 +38,7 @@ export async function startNode(name: string, dataDir: string, extra: string[] =
         });
         child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`node ${name} exited with ${code}: ${log.join("")}`)); });
     });
+    if (options.enroll !== false) await noteRunning(address);
     return { name, address, dataDir, child, log };
 }
 

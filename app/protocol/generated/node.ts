@@ -2,26 +2,38 @@ import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { Activation as _hearth_v1_Activation, Activation__Output as _hearth_v1_Activation__Output } from './hearth/v1/Activation.ts';
+import type { AdmissionClient as _hearth_v1_AdmissionClient, AdmissionDefinition as _hearth_v1_AdmissionDefinition } from './hearth/v1/Admission.ts';
 import type { AttachRequest as _hearth_v1_AttachRequest, AttachRequest__Output as _hearth_v1_AttachRequest__Output } from './hearth/v1/AttachRequest.ts';
 import type { Attached as _hearth_v1_Attached, Attached__Output as _hearth_v1_Attached__Output } from './hearth/v1/Attached.ts';
 import type { ClosePipelineReply as _hearth_v1_ClosePipelineReply, ClosePipelineReply__Output as _hearth_v1_ClosePipelineReply__Output } from './hearth/v1/ClosePipelineReply.ts';
 import type { ClosePipelineRequest as _hearth_v1_ClosePipelineRequest, ClosePipelineRequest__Output as _hearth_v1_ClosePipelineRequest__Output } from './hearth/v1/ClosePipelineRequest.ts';
+import type { CreateInviteRequest as _hearth_v1_CreateInviteRequest, CreateInviteRequest__Output as _hearth_v1_CreateInviteRequest__Output } from './hearth/v1/CreateInviteRequest.ts';
 import type { ForwardMessage as _hearth_v1_ForwardMessage, ForwardMessage__Output as _hearth_v1_ForwardMessage__Output } from './hearth/v1/ForwardMessage.ts';
 import type { ForwardReply as _hearth_v1_ForwardReply, ForwardReply__Output as _hearth_v1_ForwardReply__Output } from './hearth/v1/ForwardReply.ts';
 import type { HealthReply as _hearth_v1_HealthReply, HealthReply__Output as _hearth_v1_HealthReply__Output } from './hearth/v1/HealthReply.ts';
 import type { HealthRequest as _hearth_v1_HealthRequest, HealthRequest__Output as _hearth_v1_HealthRequest__Output } from './hearth/v1/HealthRequest.ts';
+import type { HelloReply as _hearth_v1_HelloReply, HelloReply__Output as _hearth_v1_HelloReply__Output } from './hearth/v1/HelloReply.ts';
+import type { HelloRequest as _hearth_v1_HelloRequest, HelloRequest__Output as _hearth_v1_HelloRequest__Output } from './hearth/v1/HelloRequest.ts';
 import type { InfoRequest as _hearth_v1_InfoRequest, InfoRequest__Output as _hearth_v1_InfoRequest__Output } from './hearth/v1/InfoRequest.ts';
-import type { JoinReply as _hearth_v1_JoinReply, JoinReply__Output as _hearth_v1_JoinReply__Output } from './hearth/v1/JoinReply.ts';
-import type { JoinRequest as _hearth_v1_JoinRequest, JoinRequest__Output as _hearth_v1_JoinRequest__Output } from './hearth/v1/JoinRequest.ts';
+import type { InviteReply as _hearth_v1_InviteReply, InviteReply__Output as _hearth_v1_InviteReply__Output } from './hearth/v1/InviteReply.ts';
+import type { JoinAccept as _hearth_v1_JoinAccept, JoinAccept__Output as _hearth_v1_JoinAccept__Output } from './hearth/v1/JoinAccept.ts';
+import type { JoinChallenge as _hearth_v1_JoinChallenge, JoinChallenge__Output as _hearth_v1_JoinChallenge__Output } from './hearth/v1/JoinChallenge.ts';
+import type { JoinMessage as _hearth_v1_JoinMessage, JoinMessage__Output as _hearth_v1_JoinMessage__Output } from './hearth/v1/JoinMessage.ts';
+import type { JoinRequestMessage as _hearth_v1_JoinRequestMessage, JoinRequestMessage__Output as _hearth_v1_JoinRequestMessage__Output } from './hearth/v1/JoinRequestMessage.ts';
 import type { LayerRange as _hearth_v1_LayerRange, LayerRange__Output as _hearth_v1_LayerRange__Output } from './hearth/v1/LayerRange.ts';
 import type { LinkStatus as _hearth_v1_LinkStatus, LinkStatus__Output as _hearth_v1_LinkStatus__Output } from './hearth/v1/LinkStatus.ts';
+import type { MemberEntry as _hearth_v1_MemberEntry, MemberEntry__Output as _hearth_v1_MemberEntry__Output } from './hearth/v1/MemberEntry.ts';
+import type { MemberList as _hearth_v1_MemberList, MemberList__Output as _hearth_v1_MemberList__Output } from './hearth/v1/MemberList.ts';
 import type { NodeClient as _hearth_v1_NodeClient, NodeDefinition as _hearth_v1_NodeDefinition } from './hearth/v1/Node.ts';
 import type { NodeInfo as _hearth_v1_NodeInfo, NodeInfo__Output as _hearth_v1_NodeInfo__Output } from './hearth/v1/NodeInfo.ts';
+import type { PeersReply as _hearth_v1_PeersReply, PeersReply__Output as _hearth_v1_PeersReply__Output } from './hearth/v1/PeersReply.ts';
+import type { PeersRequest as _hearth_v1_PeersRequest, PeersRequest__Output as _hearth_v1_PeersRequest__Output } from './hearth/v1/PeersRequest.ts';
 import type { PipelineEvent as _hearth_v1_PipelineEvent, PipelineEvent__Output as _hearth_v1_PipelineEvent__Output } from './hearth/v1/PipelineEvent.ts';
 import type { PrepareStageReply as _hearth_v1_PrepareStageReply, PrepareStageReply__Output as _hearth_v1_PrepareStageReply__Output } from './hearth/v1/PrepareStageReply.ts';
 import type { PrepareStageRequest as _hearth_v1_PrepareStageRequest, PrepareStageRequest__Output as _hearth_v1_PrepareStageRequest__Output } from './hearth/v1/PrepareStageRequest.ts';
 import type { Release as _hearth_v1_Release, Release__Output as _hearth_v1_Release__Output } from './hearth/v1/Release.ts';
 import type { Released as _hearth_v1_Released, Released__Output as _hearth_v1_Released__Output } from './hearth/v1/Released.ts';
+import type { RemoveMemberRequest as _hearth_v1_RemoveMemberRequest, RemoveMemberRequest__Output as _hearth_v1_RemoveMemberRequest__Output } from './hearth/v1/RemoveMemberRequest.ts';
 import type { SamplerParams as _hearth_v1_SamplerParams, SamplerParams__Output as _hearth_v1_SamplerParams__Output } from './hearth/v1/SamplerParams.ts';
 import type { StageOptions as _hearth_v1_StageOptions, StageOptions__Output as _hearth_v1_StageOptions__Output } from './hearth/v1/StageOptions.ts';
 import type { StageStatus as _hearth_v1_StageStatus, StageStatus__Output as _hearth_v1_StageStatus__Output } from './hearth/v1/StageStatus.ts';
@@ -39,28 +51,40 @@ export interface ProtoGrpcType {
   hearth: {
     v1: {
       Activation: MessageTypeDefinition<_hearth_v1_Activation, _hearth_v1_Activation__Output>
+      Admission: SubtypeConstructor<typeof grpc.Client, _hearth_v1_AdmissionClient> & { service: _hearth_v1_AdmissionDefinition }
       AttachRequest: MessageTypeDefinition<_hearth_v1_AttachRequest, _hearth_v1_AttachRequest__Output>
       Attached: MessageTypeDefinition<_hearth_v1_Attached, _hearth_v1_Attached__Output>
       ClosePipelineReply: MessageTypeDefinition<_hearth_v1_ClosePipelineReply, _hearth_v1_ClosePipelineReply__Output>
       ClosePipelineRequest: MessageTypeDefinition<_hearth_v1_ClosePipelineRequest, _hearth_v1_ClosePipelineRequest__Output>
+      CreateInviteRequest: MessageTypeDefinition<_hearth_v1_CreateInviteRequest, _hearth_v1_CreateInviteRequest__Output>
       DType: EnumTypeDefinition
       FlashAttention: EnumTypeDefinition
       ForwardMessage: MessageTypeDefinition<_hearth_v1_ForwardMessage, _hearth_v1_ForwardMessage__Output>
       ForwardReply: MessageTypeDefinition<_hearth_v1_ForwardReply, _hearth_v1_ForwardReply__Output>
       HealthReply: MessageTypeDefinition<_hearth_v1_HealthReply, _hearth_v1_HealthReply__Output>
       HealthRequest: MessageTypeDefinition<_hearth_v1_HealthRequest, _hearth_v1_HealthRequest__Output>
+      HelloReply: MessageTypeDefinition<_hearth_v1_HelloReply, _hearth_v1_HelloReply__Output>
+      HelloRequest: MessageTypeDefinition<_hearth_v1_HelloRequest, _hearth_v1_HelloRequest__Output>
       InfoRequest: MessageTypeDefinition<_hearth_v1_InfoRequest, _hearth_v1_InfoRequest__Output>
-      JoinReply: MessageTypeDefinition<_hearth_v1_JoinReply, _hearth_v1_JoinReply__Output>
-      JoinRequest: MessageTypeDefinition<_hearth_v1_JoinRequest, _hearth_v1_JoinRequest__Output>
+      InviteReply: MessageTypeDefinition<_hearth_v1_InviteReply, _hearth_v1_InviteReply__Output>
+      JoinAccept: MessageTypeDefinition<_hearth_v1_JoinAccept, _hearth_v1_JoinAccept__Output>
+      JoinChallenge: MessageTypeDefinition<_hearth_v1_JoinChallenge, _hearth_v1_JoinChallenge__Output>
+      JoinMessage: MessageTypeDefinition<_hearth_v1_JoinMessage, _hearth_v1_JoinMessage__Output>
+      JoinRequestMessage: MessageTypeDefinition<_hearth_v1_JoinRequestMessage, _hearth_v1_JoinRequestMessage__Output>
       LayerRange: MessageTypeDefinition<_hearth_v1_LayerRange, _hearth_v1_LayerRange__Output>
       LinkStatus: MessageTypeDefinition<_hearth_v1_LinkStatus, _hearth_v1_LinkStatus__Output>
+      MemberEntry: MessageTypeDefinition<_hearth_v1_MemberEntry, _hearth_v1_MemberEntry__Output>
+      MemberList: MessageTypeDefinition<_hearth_v1_MemberList, _hearth_v1_MemberList__Output>
       Node: SubtypeConstructor<typeof grpc.Client, _hearth_v1_NodeClient> & { service: _hearth_v1_NodeDefinition }
       NodeInfo: MessageTypeDefinition<_hearth_v1_NodeInfo, _hearth_v1_NodeInfo__Output>
+      PeersReply: MessageTypeDefinition<_hearth_v1_PeersReply, _hearth_v1_PeersReply__Output>
+      PeersRequest: MessageTypeDefinition<_hearth_v1_PeersRequest, _hearth_v1_PeersRequest__Output>
       PipelineEvent: MessageTypeDefinition<_hearth_v1_PipelineEvent, _hearth_v1_PipelineEvent__Output>
       PrepareStageReply: MessageTypeDefinition<_hearth_v1_PrepareStageReply, _hearth_v1_PrepareStageReply__Output>
       PrepareStageRequest: MessageTypeDefinition<_hearth_v1_PrepareStageRequest, _hearth_v1_PrepareStageRequest__Output>
       Release: MessageTypeDefinition<_hearth_v1_Release, _hearth_v1_Release__Output>
       Released: MessageTypeDefinition<_hearth_v1_Released, _hearth_v1_Released__Output>
+      RemoveMemberRequest: MessageTypeDefinition<_hearth_v1_RemoveMemberRequest, _hearth_v1_RemoveMemberRequest__Output>
       SamplerParams: MessageTypeDefinition<_hearth_v1_SamplerParams, _hearth_v1_SamplerParams__Output>
       StageOptions: MessageTypeDefinition<_hearth_v1_StageOptions, _hearth_v1_StageOptions__Output>
       StageStatus: MessageTypeDefinition<_hearth_v1_StageStatus, _hearth_v1_StageStatus__Output>

@@ -5,17 +5,21 @@ import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AttachRequest as _hearth_v1_AttachRequest, AttachRequest__Output as _hearth_v1_AttachRequest__Output } from '../../hearth/v1/AttachRequest.ts';
 import type { ClosePipelineReply as _hearth_v1_ClosePipelineReply, ClosePipelineReply__Output as _hearth_v1_ClosePipelineReply__Output } from '../../hearth/v1/ClosePipelineReply.ts';
 import type { ClosePipelineRequest as _hearth_v1_ClosePipelineRequest, ClosePipelineRequest__Output as _hearth_v1_ClosePipelineRequest__Output } from '../../hearth/v1/ClosePipelineRequest.ts';
+import type { CreateInviteRequest as _hearth_v1_CreateInviteRequest, CreateInviteRequest__Output as _hearth_v1_CreateInviteRequest__Output } from '../../hearth/v1/CreateInviteRequest.ts';
 import type { ForwardMessage as _hearth_v1_ForwardMessage, ForwardMessage__Output as _hearth_v1_ForwardMessage__Output } from '../../hearth/v1/ForwardMessage.ts';
 import type { ForwardReply as _hearth_v1_ForwardReply, ForwardReply__Output as _hearth_v1_ForwardReply__Output } from '../../hearth/v1/ForwardReply.ts';
 import type { HealthReply as _hearth_v1_HealthReply, HealthReply__Output as _hearth_v1_HealthReply__Output } from '../../hearth/v1/HealthReply.ts';
 import type { HealthRequest as _hearth_v1_HealthRequest, HealthRequest__Output as _hearth_v1_HealthRequest__Output } from '../../hearth/v1/HealthRequest.ts';
 import type { InfoRequest as _hearth_v1_InfoRequest, InfoRequest__Output as _hearth_v1_InfoRequest__Output } from '../../hearth/v1/InfoRequest.ts';
-import type { JoinReply as _hearth_v1_JoinReply, JoinReply__Output as _hearth_v1_JoinReply__Output } from '../../hearth/v1/JoinReply.ts';
-import type { JoinRequest as _hearth_v1_JoinRequest, JoinRequest__Output as _hearth_v1_JoinRequest__Output } from '../../hearth/v1/JoinRequest.ts';
+import type { InviteReply as _hearth_v1_InviteReply, InviteReply__Output as _hearth_v1_InviteReply__Output } from '../../hearth/v1/InviteReply.ts';
+import type { MemberList as _hearth_v1_MemberList, MemberList__Output as _hearth_v1_MemberList__Output } from '../../hearth/v1/MemberList.ts';
 import type { NodeInfo as _hearth_v1_NodeInfo, NodeInfo__Output as _hearth_v1_NodeInfo__Output } from '../../hearth/v1/NodeInfo.ts';
+import type { PeersReply as _hearth_v1_PeersReply, PeersReply__Output as _hearth_v1_PeersReply__Output } from '../../hearth/v1/PeersReply.ts';
+import type { PeersRequest as _hearth_v1_PeersRequest, PeersRequest__Output as _hearth_v1_PeersRequest__Output } from '../../hearth/v1/PeersRequest.ts';
 import type { PipelineEvent as _hearth_v1_PipelineEvent, PipelineEvent__Output as _hearth_v1_PipelineEvent__Output } from '../../hearth/v1/PipelineEvent.ts';
 import type { PrepareStageReply as _hearth_v1_PrepareStageReply, PrepareStageReply__Output as _hearth_v1_PrepareStageReply__Output } from '../../hearth/v1/PrepareStageReply.ts';
 import type { PrepareStageRequest as _hearth_v1_PrepareStageRequest, PrepareStageRequest__Output as _hearth_v1_PrepareStageRequest__Output } from '../../hearth/v1/PrepareStageRequest.ts';
+import type { RemoveMemberRequest as _hearth_v1_RemoveMemberRequest, RemoveMemberRequest__Output as _hearth_v1_RemoveMemberRequest__Output } from '../../hearth/v1/RemoveMemberRequest.ts';
 import type { UploadChunk as _hearth_v1_UploadChunk, UploadChunk__Output as _hearth_v1_UploadChunk__Output } from '../../hearth/v1/UploadChunk.ts';
 import type { UploadReply as _hearth_v1_UploadReply, UploadReply__Output as _hearth_v1_UploadReply__Output } from '../../hearth/v1/UploadReply.ts';
 
@@ -33,6 +37,15 @@ export interface NodeClient extends grpc.Client {
   closePipeline(argument: _hearth_v1_ClosePipelineRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_ClosePipelineReply__Output>): grpc.ClientUnaryCall;
   closePipeline(argument: _hearth_v1_ClosePipelineRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_ClosePipelineReply__Output>): grpc.ClientUnaryCall;
   closePipeline(argument: _hearth_v1_ClosePipelineRequest, callback: grpc.requestCallback<_hearth_v1_ClosePipelineReply__Output>): grpc.ClientUnaryCall;
+  
+  CreateInvite(argument: _hearth_v1_CreateInviteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_InviteReply__Output>): grpc.ClientUnaryCall;
+  CreateInvite(argument: _hearth_v1_CreateInviteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_InviteReply__Output>): grpc.ClientUnaryCall;
+  CreateInvite(argument: _hearth_v1_CreateInviteRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_InviteReply__Output>): grpc.ClientUnaryCall;
+  CreateInvite(argument: _hearth_v1_CreateInviteRequest, callback: grpc.requestCallback<_hearth_v1_InviteReply__Output>): grpc.ClientUnaryCall;
+  createInvite(argument: _hearth_v1_CreateInviteRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_InviteReply__Output>): grpc.ClientUnaryCall;
+  createInvite(argument: _hearth_v1_CreateInviteRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_InviteReply__Output>): grpc.ClientUnaryCall;
+  createInvite(argument: _hearth_v1_CreateInviteRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_InviteReply__Output>): grpc.ClientUnaryCall;
+  createInvite(argument: _hearth_v1_CreateInviteRequest, callback: grpc.requestCallback<_hearth_v1_InviteReply__Output>): grpc.ClientUnaryCall;
   
   Forward(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_ForwardReply__Output>): grpc.ClientWritableStream<_hearth_v1_ForwardMessage>;
   Forward(metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_ForwardReply__Output>): grpc.ClientWritableStream<_hearth_v1_ForwardMessage>;
@@ -52,6 +65,15 @@ export interface NodeClient extends grpc.Client {
   getInfo(argument: _hearth_v1_InfoRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_NodeInfo__Output>): grpc.ClientUnaryCall;
   getInfo(argument: _hearth_v1_InfoRequest, callback: grpc.requestCallback<_hearth_v1_NodeInfo__Output>): grpc.ClientUnaryCall;
   
+  GetPeers(argument: _hearth_v1_PeersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_PeersReply__Output>): grpc.ClientUnaryCall;
+  GetPeers(argument: _hearth_v1_PeersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_PeersReply__Output>): grpc.ClientUnaryCall;
+  GetPeers(argument: _hearth_v1_PeersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_PeersReply__Output>): grpc.ClientUnaryCall;
+  GetPeers(argument: _hearth_v1_PeersRequest, callback: grpc.requestCallback<_hearth_v1_PeersReply__Output>): grpc.ClientUnaryCall;
+  getPeers(argument: _hearth_v1_PeersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_PeersReply__Output>): grpc.ClientUnaryCall;
+  getPeers(argument: _hearth_v1_PeersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_PeersReply__Output>): grpc.ClientUnaryCall;
+  getPeers(argument: _hearth_v1_PeersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_PeersReply__Output>): grpc.ClientUnaryCall;
+  getPeers(argument: _hearth_v1_PeersRequest, callback: grpc.requestCallback<_hearth_v1_PeersReply__Output>): grpc.ClientUnaryCall;
+  
   Health(argument: _hearth_v1_HealthRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_HealthReply__Output>): grpc.ClientUnaryCall;
   Health(argument: _hearth_v1_HealthRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_HealthReply__Output>): grpc.ClientUnaryCall;
   Health(argument: _hearth_v1_HealthRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_HealthReply__Output>): grpc.ClientUnaryCall;
@@ -61,15 +83,6 @@ export interface NodeClient extends grpc.Client {
   health(argument: _hearth_v1_HealthRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_HealthReply__Output>): grpc.ClientUnaryCall;
   health(argument: _hearth_v1_HealthRequest, callback: grpc.requestCallback<_hearth_v1_HealthReply__Output>): grpc.ClientUnaryCall;
   
-  Join(argument: _hearth_v1_JoinRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_JoinReply__Output>): grpc.ClientUnaryCall;
-  Join(argument: _hearth_v1_JoinRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_JoinReply__Output>): grpc.ClientUnaryCall;
-  Join(argument: _hearth_v1_JoinRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_JoinReply__Output>): grpc.ClientUnaryCall;
-  Join(argument: _hearth_v1_JoinRequest, callback: grpc.requestCallback<_hearth_v1_JoinReply__Output>): grpc.ClientUnaryCall;
-  join(argument: _hearth_v1_JoinRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_JoinReply__Output>): grpc.ClientUnaryCall;
-  join(argument: _hearth_v1_JoinRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_JoinReply__Output>): grpc.ClientUnaryCall;
-  join(argument: _hearth_v1_JoinRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_JoinReply__Output>): grpc.ClientUnaryCall;
-  join(argument: _hearth_v1_JoinRequest, callback: grpc.requestCallback<_hearth_v1_JoinReply__Output>): grpc.ClientUnaryCall;
-  
   PrepareStage(argument: _hearth_v1_PrepareStageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
   PrepareStage(argument: _hearth_v1_PrepareStageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
   PrepareStage(argument: _hearth_v1_PrepareStageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
@@ -78,6 +91,24 @@ export interface NodeClient extends grpc.Client {
   prepareStage(argument: _hearth_v1_PrepareStageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
   prepareStage(argument: _hearth_v1_PrepareStageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
   prepareStage(argument: _hearth_v1_PrepareStageRequest, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
+  
+  RemoveMember(argument: _hearth_v1_RemoveMemberRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
+  RemoveMember(argument: _hearth_v1_RemoveMemberRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
+  RemoveMember(argument: _hearth_v1_RemoveMemberRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
+  RemoveMember(argument: _hearth_v1_RemoveMemberRequest, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
+  removeMember(argument: _hearth_v1_RemoveMemberRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
+  removeMember(argument: _hearth_v1_RemoveMemberRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
+  removeMember(argument: _hearth_v1_RemoveMemberRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
+  removeMember(argument: _hearth_v1_RemoveMemberRequest, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
+  
+  SyncMembers(argument: _hearth_v1_MemberList, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
+  SyncMembers(argument: _hearth_v1_MemberList, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
+  SyncMembers(argument: _hearth_v1_MemberList, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
+  SyncMembers(argument: _hearth_v1_MemberList, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
+  syncMembers(argument: _hearth_v1_MemberList, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
+  syncMembers(argument: _hearth_v1_MemberList, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
+  syncMembers(argument: _hearth_v1_MemberList, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
+  syncMembers(argument: _hearth_v1_MemberList, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
   
   UploadStage(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_UploadReply__Output>): grpc.ClientWritableStream<_hearth_v1_UploadChunk>;
   UploadStage(metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_UploadReply__Output>): grpc.ClientWritableStream<_hearth_v1_UploadChunk>;
@@ -95,15 +126,21 @@ export interface NodeHandlers extends grpc.UntypedServiceImplementation {
   
   ClosePipeline: grpc.handleUnaryCall<_hearth_v1_ClosePipelineRequest__Output, _hearth_v1_ClosePipelineReply>;
   
+  CreateInvite: grpc.handleUnaryCall<_hearth_v1_CreateInviteRequest__Output, _hearth_v1_InviteReply>;
+  
   Forward: grpc.handleClientStreamingCall<_hearth_v1_ForwardMessage__Output, _hearth_v1_ForwardReply>;
   
   GetInfo: grpc.handleUnaryCall<_hearth_v1_InfoRequest__Output, _hearth_v1_NodeInfo>;
   
+  GetPeers: grpc.handleUnaryCall<_hearth_v1_PeersRequest__Output, _hearth_v1_PeersReply>;
+  
   Health: grpc.handleUnaryCall<_hearth_v1_HealthRequest__Output, _hearth_v1_HealthReply>;
   
-  Join: grpc.handleUnaryCall<_hearth_v1_JoinRequest__Output, _hearth_v1_JoinReply>;
-  
   PrepareStage: grpc.handleUnaryCall<_hearth_v1_PrepareStageRequest__Output, _hearth_v1_PrepareStageReply>;
+  
+  RemoveMember: grpc.handleUnaryCall<_hearth_v1_RemoveMemberRequest__Output, _hearth_v1_MemberList>;
+  
+  SyncMembers: grpc.handleUnaryCall<_hearth_v1_MemberList__Output, _hearth_v1_MemberList>;
   
   UploadStage: grpc.handleClientStreamingCall<_hearth_v1_UploadChunk__Output, _hearth_v1_UploadReply>;
   
@@ -112,10 +149,13 @@ export interface NodeHandlers extends grpc.UntypedServiceImplementation {
 export interface NodeDefinition extends grpc.ServiceDefinition {
   Attach: MethodDefinition<_hearth_v1_AttachRequest, _hearth_v1_PipelineEvent, _hearth_v1_AttachRequest__Output, _hearth_v1_PipelineEvent__Output>
   ClosePipeline: MethodDefinition<_hearth_v1_ClosePipelineRequest, _hearth_v1_ClosePipelineReply, _hearth_v1_ClosePipelineRequest__Output, _hearth_v1_ClosePipelineReply__Output>
+  CreateInvite: MethodDefinition<_hearth_v1_CreateInviteRequest, _hearth_v1_InviteReply, _hearth_v1_CreateInviteRequest__Output, _hearth_v1_InviteReply__Output>
   Forward: MethodDefinition<_hearth_v1_ForwardMessage, _hearth_v1_ForwardReply, _hearth_v1_ForwardMessage__Output, _hearth_v1_ForwardReply__Output>
   GetInfo: MethodDefinition<_hearth_v1_InfoRequest, _hearth_v1_NodeInfo, _hearth_v1_InfoRequest__Output, _hearth_v1_NodeInfo__Output>
+  GetPeers: MethodDefinition<_hearth_v1_PeersRequest, _hearth_v1_PeersReply, _hearth_v1_PeersRequest__Output, _hearth_v1_PeersReply__Output>
   Health: MethodDefinition<_hearth_v1_HealthRequest, _hearth_v1_HealthReply, _hearth_v1_HealthRequest__Output, _hearth_v1_HealthReply__Output>
-  Join: MethodDefinition<_hearth_v1_JoinRequest, _hearth_v1_JoinReply, _hearth_v1_JoinRequest__Output, _hearth_v1_JoinReply__Output>
   PrepareStage: MethodDefinition<_hearth_v1_PrepareStageRequest, _hearth_v1_PrepareStageReply, _hearth_v1_PrepareStageRequest__Output, _hearth_v1_PrepareStageReply__Output>
+  RemoveMember: MethodDefinition<_hearth_v1_RemoveMemberRequest, _hearth_v1_MemberList, _hearth_v1_RemoveMemberRequest__Output, _hearth_v1_MemberList__Output>
+  SyncMembers: MethodDefinition<_hearth_v1_MemberList, _hearth_v1_MemberList, _hearth_v1_MemberList__Output, _hearth_v1_MemberList__Output>
   UploadStage: MethodDefinition<_hearth_v1_UploadChunk, _hearth_v1_UploadReply, _hearth_v1_UploadChunk__Output, _hearth_v1_UploadReply__Output>
 }

@@ -15,6 +15,9 @@ export interface NodeInfo {
   'capabilities'?: (string)[];
   'stages'?: (_hearth_v1_StageStatus)[];
   'reservedMemoryBytes'?: (number | string | Long);
+  'nodeId'?: (string);
+  'clusterId'?: (string);
+  'inventoryJson'?: (string);
 }
 
 export interface NodeInfo__Output {
@@ -29,4 +32,7 @@ export interface NodeInfo__Output {
   'capabilities': (string)[];
   'stages': (_hearth_v1_StageStatus__Output)[];
   'reservedMemoryBytes': (number);
+  'nodeId': (string);
+  'clusterId': (string);
+  'inventoryJson': (string);
 }

@@ -20,6 +20,7 @@ export interface PrepareStageRequest {
   'activations'?: (_hearth_v1_DType);
   'pipelineKey'?: (string);
   'stageHeader'?: (Buffer | Uint8Array | string);
+  'nextNodeId'?: (string);
 }
 
 export interface PrepareStageRequest__Output {
@@ -37,4 +38,5 @@ export interface PrepareStageRequest__Output {
   'activations': (_hearth_v1_DType__Output);
   'pipelineKey': (string);
   'stageHeader': (Buffer);
+  'nextNodeId': (string);
 }

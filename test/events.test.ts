@@ -14,13 +14,15 @@ import { generate } from "../app/engine/generate.ts";
 import { nodeContract } from "../app/protocol/proto.ts";
 import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
 import { enroll, memberChannel, testCoordinator } from "./helpers/test-cluster.ts";
+import { loadNodeCluster } from "../app/cluster/node-cluster.ts";
 
 const dir = tempDir("events");
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test("a node's and a pipeline's events show a full generation's lifecycle, state first", { timeout: 120000 }, async () => {
     const model = await buildModel(dir, "ev", { arch: "llama", vocab: "llama-spm", layers: 3, type: "f32", tied: false, ...SMALL });
-    const nodes = await Promise.all(["one", "two"].map(async (name) => HearthNode.start({ name, host: "127.0.0.1", port: 0, dataDir: path.join(dir, name), cluster: await enroll(path.join(dir, name), name), discovery: false, measureSpeed: false })));
+    for (const name of ["one", "two"]) await enroll(path.join(dir, name), name);
+    const nodes = await Promise.all(["one", "two"].map((name) => HearthNode.start({ name, host: "127.0.0.1", port: 0, dataDir: path.join(dir, name), cluster: loadNodeCluster(path.join(dir, name))!, discovery: false, measureSpeed: false })));
     const seen: NodeEvent[][] = nodes.map(() => []);
     const first: string[] = [];
     nodes.forEach((n, i) => n.events.subscribe((m) => { if (first.length < 2 && first.length === i) first.push(m.type); if (m.type !== "state") seen[i]!.push(m); }));

@@ -12,10 +12,11 @@ import { connectPipeline } from "../app/coordinator/connect.ts";
 import { generate } from "../app/engine/generate.ts";
 import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
 import { startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
-import { memberClient, testCoordinator } from "./helpers/test-cluster.ts";
+import { memberChannel, memberClient, testCoordinator } from "./helpers/test-cluster.ts";
+import { admissionChannelCredentials } from "../app/cluster/credentials.ts";
 
 
-const PER_METHOD = Number(process.env.FUZZ_GRPC_PER_METHOD ?? 2000);
+const PER_METHOD = Number(process.env.FUZZ_GRPC_PER_METHOD ?? 1000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
 const dir = tempDir("fuzz-grpc");
 let node: NodeProcess;
@@ -53,7 +54,7 @@ function mutate(valid: Buffer, r: () => number): Buffer {
 }
 
 const rawBytes = (b: Buffer) => b;
-const methods = nodeContract().hearth.v1.Node.service;
+const methods = { ...nodeContract().hearth.v1.Node.service, ...nodeContract().hearth.v1.Admission.service };
 const RawNode = grpc.makeGenericClientConstructor(Object.fromEntries(Object.entries(methods).map(([name, m]) => [name, {
     path: m.path, requestStream: m.requestStream, responseStream: m.responseStream,
     requestSerialize: rawBytes, requestDeserialize: rawBytes, responseSerialize: rawBytes, responseDeserialize: rawBytes
@@ -66,10 +67,20 @@ function rssMb(pid: number): number {
 
 test(`fuzz: ${PER_METHOD} mutated messages per gRPC method; no crash, no hang, bounded memory`, { timeout: 600000 }, async () => {
     const r = rng(SEED);
-    const raw = new RawNode(node.address, grpc.credentials.createInsecure(), { "grpc.max_send_message_length": 64 * 1024 * 1024 }) as unknown as Record<string, (...args: unknown[]) => grpc.ClientUnaryCall & grpc.ClientWritableStream<Buffer> & grpc.ClientReadableStream<Buffer>>;
+    // As a member (mutual TLS with a member certificate) and as a machine that has not joined (TLS without one).
+    type RawClient = Record<string, (...args: unknown[]) => grpc.ClientUnaryCall & grpc.ClientWritableStream<Buffer> & grpc.ClientReadableStream<Buffer>>;
+    const member = await memberChannel();
+    const options = { ...member.options, "grpc.max_send_message_length": 64 * 1024 * 1024 };
+    const memberRaw = new RawNode(node.address, member.credentials, options) as unknown as RawClient;
+    const strangerRaw = new RawNode(node.address, admissionChannelCredentials(), options) as unknown as RawClient;
     const sha = "ab".repeat(32);
     const valid: Record<string, Buffer> = {
-        Join: methods.Join!.requestSerialize({ cluster: await testCoordinator(), peerName: "x", protocol: 2 }) as Buffer,
+        Hello: methods.Hello!.requestSerialize({}) as Buffer,
+        JoinCluster: methods.JoinCluster!.requestSerialize({ request: { protocol: "hearth-join-1", name: "x", nodeId: "ab".repeat(16), publicKeyPem: "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n", joinerNonce: "A".repeat(43), proof: "B".repeat(43) } }) as Buffer,
+        SyncMembers: methods.SyncMembers!.requestSerialize({ members: [{ nodeId: "cd".repeat(16), name: "ghost", address: "127.0.0.1:1", removed: true, changedAtMs: 1 }] }) as Buffer,
+        RemoveMember: methods.RemoveMember!.requestSerialize({ nodeId: "ef".repeat(16) }) as Buffer,
+        CreateInvite: methods.CreateInvite!.requestSerialize({}) as Buffer,
+        GetPeers: methods.GetPeers!.requestSerialize({}) as Buffer,
         GetInfo: methods.GetInfo!.requestSerialize({}) as Buffer,
         Health: methods.Health!.requestSerialize({}) as Buffer,
         PrepareStage: methods.PrepareStage!.requestSerialize({ pipelineId: "p1", pipelineKey: "k".repeat(20), stageIndex: 0, stageCount: 1, modelSha256: sha, layers: { start: 0, end: 1 }, layerTotal: 2, stageSha256: sha, stageBytes: 4096, options: { contextSize: 64, maxSequences: 2, batchSize: 8 }, activations: "F32", stageHeader: fs.readFileSync(model).subarray(0, 2048) }) as Buffer,
@@ -84,8 +95,9 @@ test(`fuzz: ${PER_METHOD} mutated messages per gRPC method; no crash, no hang, b
     const failures: string[] = [];
     const deadline = () => ({ deadline: Date.now() + 10000 });
     const one = (method: string, msg: Buffer, authed: boolean): Promise<void> => new Promise((resolve) => {
-        const md = authed ? client.metadata() : new grpc.Metadata();
+        const md = new grpc.Metadata();
         if (authed && method === "Forward") md.set("x-hearth-pipeline-key", "k".repeat(20));
+        const raw = authed ? memberRaw : strangerRaw;
         const m = methods[method]!;
         let settled = false;
         const settle = (e: grpc.ServiceError | null | undefined) => {
@@ -97,7 +109,14 @@ test(`fuzz: ${PER_METHOD} mutated messages per gRPC method; no crash, no hang, b
             resolve();
         };
         if (!m.requestStream && !m.responseStream) raw[method]!(msg, md, deadline(), (e: grpc.ServiceError | null) => settle(e));
-        else if (m.requestStream && !m.responseStream) {
+        else if (m.requestStream && m.responseStream) {
+            const call = raw[method]!(md, deadline());
+            call.on("data", () => {});
+            call.on("error", (e: grpc.ServiceError) => settle(e.code === grpc.status.CANCELLED ? null : e));
+            call.on("end", () => settle(null));
+            call.write(msg);
+            call.end();
+        } else if (m.requestStream && !m.responseStream) {
             const call = raw[method]!(md, deadline(), (e: grpc.ServiceError | null) => settle(e));
             call.write(msg);
             call.end();
@@ -119,7 +138,8 @@ test(`fuzz: ${PER_METHOD} mutated messages per gRPC method; no crash, no hang, b
         assert.equal((await client.health()).serving, true, `the node still serves after ${method}`);
     }
     const rssAfter = rssMb(node.child.pid!);
-    (raw as unknown as grpc.Client).close();
+    (memberRaw as unknown as grpc.Client).close();
+    (strangerRaw as unknown as grpc.Client).close();
     console.log(`fuzz-grpc: seed ${SEED}, ${Object.keys(valid).length} methods × ${PER_METHOD}; RSS ${rssBefore.toFixed(0)} → ${rssAfter.toFixed(0)} MB`);
     console.log(`fuzz-grpc: ${passed} passed, ${failed} failed`);
     assert.deepEqual(failures, []);

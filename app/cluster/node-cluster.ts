@@ -68,7 +68,8 @@ export function saveJoinedCluster(dataDir: string, identity: NodeIdentity, resul
     const membership: ClusterMembership = { clusterId: result.clusterId, caCertificatePem: result.caCertificatePem, certificatePem: result.certificatePem };
     fs.rmSync(memberListFile(dataDir), { force: true });
     const members = MemberList.load(memberListFile(dataDir));
-    for (const m of result.members) members.add(m);
+    // As old as can be: what the members themselves say (addresses, removals) wins at the first sync.
+    members.merge(result.members.map((m) => ({ nodeId: m.nodeId, name: m.name, address: null, removed: false, changedAtMs: 0 })));
     saveMembership(dataDir, membership);
     return { identity, membership, members, authority: null };
 }

@@ -238,6 +238,7 @@ export class ClusterRuntime {
         timer.unref();
         call.on("error", () => { done = true; clearTimeout(timer); });
         call.on("cancelled", () => { done = true; clearTimeout(timer); });
+        call.on("end", () => refuse(grpc.status.INVALID_ARGUMENT, "the join ended before its request"));
         call.write({ challenge });
         call.once("data", (message: JoinMessage__Output | unknown) => {
             const r = (message as JoinMessage__Output)?.request;

@@ -21,6 +21,8 @@ interface TestCluster {
     members: MemberList;
     /** running nodes to tell about new members */
     running: Set<string>;
+    /** every data dir enrolled: their member lists are kept whole for their next start */
+    enrolled: Set<string>;
     coordinator: NodeCluster | null;
 }
 
@@ -31,7 +33,7 @@ function testCluster(): Promise<TestCluster> {
         const founderDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-test-cluster-"));
         process.once("exit", () => fs.rmSync(founderDir, { recursive: true, force: true }));
         const founder = await createNodeCluster(founderDir, { nodeName: "test-founder" });
-        return { founder, founderDir, members: founder.members, running: new Set(), coordinator: null };
+        return { founder, founderDir, members: founder.members, running: new Set(), enrolled: new Set(), coordinator: null };
     })();
     return shared;
 }
@@ -50,7 +52,8 @@ export async function enroll(dataDir: string, name: string): Promise<NodeCluster
     saveMembership(dataDir, { clusterId: t.founder.membership.clusterId, caCertificatePem: t.founder.membership.caCertificatePem, certificatePem });
     t.members.add({ nodeId: identity.nodeId, name });
     fs.rmSync(memberListFile(dataDir), { force: true });
-    MemberList.load(memberListFile(dataDir)).merge(t.members.entries());
+    t.enrolled.add(dataDir);
+    for (const enrolled of t.enrolled) if (fs.existsSync(enrolled)) MemberList.load(memberListFile(enrolled)).merge(t.members.entries());
     t.coordinator?.members.merge(t.members.entries());
     await tellRunning(t);
     return loadNodeCluster(dataDir)!;

@@ -21,6 +21,7 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test("a node's and a pipeline's events show a full generation's lifecycle, state first", { timeout: 120000 }, async () => {
     const model = await buildModel(dir, "ev", { arch: "llama", vocab: "llama-spm", layers: 3, type: "f32", tied: false, ...SMALL });
+    await testCoordinator();
     for (const name of ["one", "two"]) await enroll(path.join(dir, name), name);
     const nodes = await Promise.all(["one", "two"].map((name) => HearthNode.start({ name, host: "127.0.0.1", port: 0, dataDir: path.join(dir, name), cluster: loadNodeCluster(path.join(dir, name))!, discovery: false, measureSpeed: false })));
     const seen: NodeEvent[][] = nodes.map(() => []);
@@ -59,7 +60,7 @@ test("a node's and a pipeline's events show a full generation's lifecycle, state
     const types = (i: number) => seen[i]!.map((e) => e.type);
     for (const i of [0, 1]) {
         const t = types(i);
-        const order = ["peerJoined", "uploadProgress", "uploadFinished", "stageLoading", "stageLoaded", "stageHeld", "sequenceStarted", "sequenceFinished", "pipelineClosed"];
+        const order = ["uploadProgress", "uploadFinished", "stageLoading", "stageLoaded", "stageHeld", "sequenceStarted", "sequenceFinished", "pipelineClosed"];
         let at = -1;
         for (const type of order) {
             const next = t.indexOf(type as NodeEvent["type"], at + 1);

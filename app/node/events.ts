@@ -1,4 +1,5 @@
-// The node's event surface: what a UI or a test subscribes to (state first, then changes).
+// The node's event surface: what a UI or a test subscribes to (state first, then changes). The
+// cluster (members, discovered machines, their inventory) has its own: ClusterRuntime's view.
 
 export interface StageSummary {
     pipelineId: string;
@@ -11,7 +12,6 @@ export interface StageSummary {
 export interface NodeState {
     name: string;
     port: number;
-    peers: string[];
     stages: StageSummary[];
     uploads: Array<{ stageSha256: string; bytesDone: number; bytesTotal: number }>;
     liveSequences: number;
@@ -19,7 +19,6 @@ export interface NodeState {
 
 export type NodeEvent =
     | { type: "started"; name: string; port: number }
-    | { type: "peerJoined"; peer: string }
     | { type: "uploadProgress"; stageSha256: string; bytesDone: number; bytesTotal: number }
     | { type: "uploadFinished"; stageSha256: string; bytes: number }
     | { type: "stageLoading"; pipelineId: string; stageIndex: number; layers: [number, number] }
@@ -33,7 +32,7 @@ export type NodeEvent =
     | { type: "error"; message: string };
 
 export function initialNodeState(name: string): NodeState {
-    return { name, port: 0, peers: [], stages: [], uploads: [], liveSequences: 0 };
+    return { name, port: 0, stages: [], uploads: [], liveSequences: 0 };
 }
 
 /** The state after `event` (pure). */
@@ -41,7 +40,6 @@ export function applyNodeEvent(state: NodeState, event: NodeEvent): NodeState {
     const key = (s: { pipelineId: string; stageIndex: number }) => `${s.pipelineId}/${s.stageIndex}`;
     switch (event.type) {
         case "started": return { ...state, name: event.name, port: event.port };
-        case "peerJoined": return state.peers.includes(event.peer) ? state : { ...state, peers: [...state.peers, event.peer] };
         case "uploadProgress": return { ...state, uploads: [...state.uploads.filter((u) => u.stageSha256 !== event.stageSha256), { stageSha256: event.stageSha256, bytesDone: event.bytesDone, bytesTotal: event.bytesTotal }] };
         case "uploadFinished": return { ...state, uploads: state.uploads.filter((u) => u.stageSha256 !== event.stageSha256) };
         case "stageLoaded": return { ...state, stages: [...state.stages.filter((s) => key(s) !== key(event)), { pipelineId: event.pipelineId, stageIndex: event.stageIndex, layers: event.layers, memoryBytes: event.memoryBytes, holders: 0 }] };

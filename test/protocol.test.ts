@@ -230,6 +230,13 @@ test("members only: a machine without a member certificate gets UNAUTHENTICATED 
     await assert.rejects(new Promise((_, reject) => otherMember.attach(pipeline.pipelineId, 1).on("error", reject)), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
     await assert.rejects(otherMember.createInvite(), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED && /only this machine itself/.test(e.details));
     otherMember.close();
+    // A stage links downstream only to a member, named by its node id (never to whatever host a caller names).
+    const base = {
+        pipelineId: "link", pipelineKey: "k".repeat(20), stageIndex: 0, stageCount: 2, modelSha256: "c".repeat(64), stageSha256: "d".repeat(64),
+        layers: { start: 0, end: 1 }, layerTotal: 3, stageBytes: 4096, nextAddress: "127.0.0.1:9", activations: "F32" as const, options: { contextSize: 64, maxSequences: 1, batchSize: 8 }
+    };
+    for (const nextNodeId of ["", "ab".repeat(16)])
+        await assert.rejects(last.prepareStage({ ...base, nextNodeId }), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED && /is not a member of this cluster: a stage links only to members/.test(e.details), `next node '${nextNodeId}'`);
     assert.equal((await generate(pipeline, { promptTokens: prompt, maxTokens: 2 }).result).tokens.length, 2, "the owner's pipeline still works");
 });
 

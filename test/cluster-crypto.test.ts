@@ -1,6 +1,7 @@
 // The cryptographic core of "Join cluster": node identities, the cluster CA, join codes and the
 // join handshake (including what a machine in the middle can and cannot do), and mutual TLS
-// between real processes with member checks and revocation; plus the cost of TLS.
+// between real processes with member checks and revocation, carrying activations intact
+// (the cost of TLS is measured by `npm run bench:transport`, not here).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";

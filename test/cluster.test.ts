@@ -15,6 +15,8 @@ import { loadMembership } from "../app/cluster/membership.ts";
 import { createNodeCluster, loadNodeCluster, type NodeCluster } from "../app/cluster/node-cluster.ts";
 import type { ClusterViewState } from "../app/cluster/cluster-view.ts";
 import { NodeClient } from "../app/protocol/node-client.ts";
+import { joinThrough } from "../app/protocol/admission-client.ts";
+import { JoinRefusedError } from "../app/cluster/errors.ts";
 import { connectPipeline } from "../app/coordinator/connect.ts";
 import { generate } from "../app/engine/generate.ts";
 import { Tokenizer } from "../app/model/tokenizer.ts";
@@ -139,6 +141,16 @@ test("create, invite, join: three members; wrong, reused and expired codes are r
     assert.equal(view.peers[0]!.relation, "self");
     assert.equal(new Set(view.peers.map((p) => p.nodeId)).size, 3);
     for (const p of view.peers) assert.match(p.address ?? "", /^127\.0\.0\.1:\d+$/, `${p.name} has an address`);
+    // Each member's inventory, served by its GetInfo: OS, CPU, memory, backend; the speed test is off in these nodes.
+    await until("beta has every member's inventory", async () => (await peers("beta")).peers.every((p) => p.inventory != null));
+    for (const p of (await peers("beta")).peers) {
+        const inv = p.inventory!;
+        assert.match(inv.os, /^linux /, p.name);
+        assert.ok(inv.cpu.threads >= 1 && inv.cpu.model !== "", `${p.name}: ${JSON.stringify(inv.cpu)}`);
+        assert.ok(inv.ramTotalBytes > 1e8 && inv.ramFreeBytes > 0 && inv.ramFreeBytes <= inv.ramTotalBytes, p.name);
+        assert.equal(inv.backend, "cpu");
+        assert.equal(inv.speed.status, "off");
+    }
     const table = await hearth(["peers", "--data-dir", dataDir("beta")]);
     assert.match(table.stdout, /NAME +STATE +ADDRESS/);
     assert.match(table.stdout, /beta \(this machine\) +member/);
@@ -167,6 +179,18 @@ test("create, invite, join: three members; wrong, reused and expired codes are r
     assert.equal(nobody.code, 1);
     assert.match(nobody.stderr, new RegExp(`cannot reach a Hearth node at 127\\.0\\.0\\.1:${port} .*no firewall blocks TCP port ${port}`));
     void b; void c;
+});
+
+test("20 wrong codes in a row cancel every open code: guessing ends, and the holder of a real code is told to make a new one", { timeout: 60000 }, async () => {
+    const k = await node("kappa");
+    const real = await invite("kappa");
+    const identity = loadOrCreateNodeIdentity(dataDir("kappa-guesser"));
+    for (let i = 0; i < 20; i++)
+        await assert.rejects(joinThrough(k.address, `7KQ2-M9XD-4HPW-${String(i).padStart(4, "0")}`, { identity, name: "guesser" }), (e: unknown) => e instanceof JoinRefusedError && e.reason === "wrongCode");
+    await assert.rejects(joinThrough(k.address, real, { identity, name: "late" }), (e: unknown) => e instanceof JoinRefusedError && e.reason === "expiredCode" && /make a new code/.test((e as Error).message));
+    const fresh = await invite("kappa");
+    const { result } = await joinThrough(k.address, fresh, { identity, name: "late" });
+    assert.equal(result.members.length, 2, "a new code works");
 });
 
 test("remove and leave revoke: the removed machine is refused on every method by every member; a machine of another cluster gets no handshake", { timeout: 120000 }, async () => {

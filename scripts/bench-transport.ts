@@ -8,7 +8,7 @@
 // mTLS alternate which goes first), N chosen so a round takes about --round-ms. Per transport: the
 // median over the rounds of the mean time of a round trip.
 // The server is this script again (`--serve`), with the node's gRPC options; its mTLS side is the
-// cluster's real one: serverCredentials + membersOnly, and the client's channelCredentials checks
+// cluster's real one: nodeServerCredentials (what HearthNode serves with) + membersOnly, and the client's channelCredentials checks
 // the server's node id. The certificates are made in a temp dir by the cluster CA code and removed.
 import { spawn, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
@@ -21,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { createCluster, issueNodeCertificate } from "../app/cluster/ca.ts";
 import { callerNodeId } from "../app/cluster/caller-node-id.ts";
-import { MTLS_CHANNEL_OPTIONS, channelCredentials, serverCredentials } from "../app/cluster/credentials.ts";
+import { MTLS_CHANNEL_OPTIONS, channelCredentials, nodeServerCredentials } from "../app/cluster/credentials.ts";
 import { loadOrCreateNodeIdentity } from "../app/cluster/identity.ts";
 import { MemberList } from "../app/cluster/member-list.ts";
 import { membersOnly } from "../app/cluster/members-only.ts";
@@ -83,7 +83,7 @@ function serve(config: ServerConfig): void {
         const identity = loadOrCreateNodeIdentity(config.dataDir);
         const membership = loadMembership(config.dataDir, identity);
         if (membership == null) throw new Error(`${config.dataDir} holds no membership`);
-        credentials = serverCredentials(identity, membership);
+        credentials = nodeServerCredentials(identity, membership);
         interceptors.push(membersOnly(MemberList.load(path.join(config.dataDir, "members.json"))));
     }
     const server = new grpc.Server({ ...SERVER_OPTIONS, interceptors });

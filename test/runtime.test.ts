@@ -84,20 +84,23 @@ test("the native layer refuses malformed requests itself, without crashing", asy
 
 test("a forward call computes off the JS thread: the event loop turns while it runs", { timeout: 60000 }, async () => {
     // setImmediate runs once per turn of the event loop. A forward computed on the JS thread would
-    // resolve (in a microtask) before any turn; one computed off it resolves on a later turn.
-    let turns = 0;
-    let spinning = true;
-    const spin = () => { turns++; if (spinning) setImmediate(spin); };
-    setImmediate(spin);
-    const before = turns;
-    let during = -1;
-    try {
-        await first.forward({ seqId: 0, pos: 0, tokens: new Int32Array(32).fill(7) }).then(() => { during = turns - before; });
-    } finally {
-        spinning = false;
-        await first.removeSequence(0);
+    // resolve (in a microtask) before any turn, every time; one computed off it resolves on a later
+    // turn — unless it finishes so fast that its answer is polled before the first turn's check
+    // phase, which a loaded machine can make happen now and then. So: 20 forwards, at least one turn.
+    const turnsDuring: number[] = [];
+    for (let i = 0; i < 20 && !turnsDuring.some((t) => t > 0); i++) {
+        let turns = 0;
+        let spinning = true;
+        const spin = () => { turns++; if (spinning) setImmediate(spin); };
+        setImmediate(spin);
+        try {
+            await first.forward({ seqId: 0, pos: 0, tokens: new Int32Array(32).fill(7) }).then(() => { turnsDuring.push(turns); });
+        } finally {
+            spinning = false;
+            await first.removeSequence(0);
+        }
     }
-    assert.ok(during > 0, `the event loop turned ${during} time(s) while the forward was computing`);
+    assert.ok(turnsDuring.some((t) => t > 0), `the event loop never turned while a forward was computing (${turnsDuring.join(", ")})`);
 });
 
 test("a disposed stage refuses work with a clear error", async () => {

@@ -76,6 +76,11 @@ function int(v: string | undefined, name: string, fallback: number): number {
     if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer (got '${v}')`);
     return n;
 }
+function minutes(v: string, name: string): number {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0 || n > 24 * 60) throw new UsageError(`--${name} must be a number of minutes above 0 and at most a day (got '${v}')`);
+    return n;
+}
 function optInt(v: string | undefined, name: string): number | undefined {
     return v == null ? undefined : int(v, name, 0);
 }
@@ -278,6 +283,14 @@ async function cmdNode(argv: string[]) {
     if (values["create-cluster"] && values.join != null) throw new UsageError("--create-cluster and --join cannot go together: a node makes a new cluster or joins one");
     const dataDir = values["data-dir"] ?? defaultDataDir();
     const name = values.name ?? os.hostname();
+    const port = int(values.port, "port", 7420);
+    // Every option checked before anything is made.
+    const tuning = {
+        ...(values["invite-minutes"] != null ? { inviteValidityMs: minutes(values["invite-minutes"], "invite-minutes") * 60000 } : {}),
+        ...(values["member-sync-ms"] != null ? { memberSyncMs: int(values["member-sync-ms"], "member-sync-ms", 15000) } : {}),
+        ...(values["memory-limit"] != null ? { memoryLimitBytes: int(values["memory-limit"], "memory-limit", 0) } : {}),
+        ...(values["lease-ms"] != null ? { leaseMs: int(values["lease-ms"], "lease-ms", 30000) } : {})
+    };
     let cluster = loadNodeCluster(dataDir);
     if (cluster != null && (values["create-cluster"] || values.join != null))
         throw new Error(`this node is already a member of cluster ${cluster.membership.clusterId.slice(0, 8)}…: run 'hearth leave' first to ${values.join != null ? "join another" : "create a new one"}`);
@@ -292,12 +305,9 @@ async function cmdNode(argv: string[]) {
     }
     const stopped = new AbortController();
     const node = await HearthNode.start({
-        name, host: values.host, port: int(values.port, "port", 7420), dataDir, cluster,
+        name, host: values.host, port, dataDir, cluster,
         discovery: !values["no-discovery"], measureSpeed: !values["no-speed-test"],
-        ...(values["invite-minutes"] != null ? { inviteValidityMs: Number(values["invite-minutes"]) * 60000 } : {}),
-        ...(values["member-sync-ms"] != null ? { memberSyncMs: int(values["member-sync-ms"], "member-sync-ms", 15000) } : {}),
-        ...(values["memory-limit"] != null ? { memoryLimitBytes: int(values["memory-limit"], "memory-limit", 0) } : {}),
-        ...(values["lease-ms"] != null ? { leaseMs: int(values["lease-ms"], "lease-ms", 30000) } : {}),
+        ...tuning,
         onRemovedFromCluster: () => stopped.abort(),
         log: (line) => process.stderr.write(`${line}\n`)
     });

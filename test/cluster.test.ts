@@ -178,6 +178,11 @@ test("create, invite, join: three members; wrong, reused and expired codes are r
     const nobody = await hearth(["join", "7KQ2-M9XD-4HPW-3TRN", "--peer", `127.0.0.1:${port}`, "--data-dir", dataDir("zeta")]);
     assert.equal(nobody.code, 1);
     assert.match(nobody.stderr, new RegExp(`cannot reach a Hearth node at 127\\.0\\.0\\.1:${port} .*no firewall blocks TCP port ${port}`));
+    // An option that cannot work is refused before anything is made.
+    const badOption = await hearth(["node", "--invite-minutes", "soon", "--data-dir", dataDir("never-made"), "--no-discovery", "--no-speed-test"]);
+    assert.equal(badOption.code, 2);
+    assert.match(badOption.stderr, /--invite-minutes must be a number of minutes/);
+    assert.equal(fs.existsSync(dataDir("never-made")), false, "no cluster was made for a command that was refused");
     void b; void c;
 });
 

@@ -157,7 +157,10 @@ export class ClusterRuntime {
         if (this.disposed) return;
         const targets = this.members.entries().filter((e) => e.nodeId !== this.nodeId && (!e.removed || e.changedAtMs > Date.now() - 60000));
         await Promise.all(targets.map(async (e) => {
-            const client = e.removed ? (() => { const a = this.addressOf(e.nodeId); return a == null ? null : new NodeClient(a, { cluster: this.options.cluster, expectedNodeId: e.nodeId }); })() : this.clientOf(e.nodeId);
+            // A removed node is told with a client of its own (the cached one was closed when it was removed).
+            const address = this.addressOf(e.nodeId);
+            const client = !e.removed ? this.clientOf(e.nodeId)
+                : address == null ? null : new NodeClient(address, { cluster: this.options.cluster, expectedNodeId: e.nodeId });
             if (client == null) return;
             try {
                 const theirs = await client.syncMembers(this.members.entries(), 5000);

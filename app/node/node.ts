@@ -125,7 +125,11 @@ export class HearthNode {
     get name(): string { return this.options.name; }
     get nodeId(): string { return this.options.cluster.identity.nodeId; }
     get cluster(): NodeCluster { return this.options.cluster; }
-    get clusterRuntime(): ClusterRuntime { return this.runtimeRef!; }
+    /** The node's life in its cluster; UNAVAILABLE in the moment between listening and having it. */
+    get clusterRuntime(): ClusterRuntime {
+        if (this.runtimeRef == null) throw new NodeError(grpc.status.UNAVAILABLE, "the node is starting; try again in a moment");
+        return this.runtimeRef;
+    }
     get inventory(): Inventory { return this.inventoryRef!; }
 
     /** A member was removed: its pipelines here are closed; when it is this node, it stops serving. */

@@ -50,8 +50,20 @@ export class NodeService {
     admission(): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
         const runtime = () => this.node.clusterRuntime;
         return [guardedServiceDefinition("Admission"), {
-            hello: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => callback(null, runtime().hello()),
-            joinCluster: (call: grpc.ServerDuplexStream<JoinMessage__Output, JoinMessage>) => runtime().joinCluster(call)
+            hello: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+                try {
+                    callback(null, runtime().hello());
+                } catch (e) {
+                    callback(this.fail(e));
+                }
+            },
+            joinCluster: (call: grpc.ServerDuplexStream<JoinMessage__Output, JoinMessage>) => {
+                try {
+                    runtime().joinCluster(call);
+                } catch (e) {
+                    call.emit("error", this.fail(e));
+                }
+            }
         }];
     }
 

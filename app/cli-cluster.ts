@@ -6,7 +6,7 @@ import { Discovery } from "./cluster/discovery.ts";
 import { JoinRefusedError } from "./cluster/errors.ts";
 import { parseJoinCode } from "./cluster/join-code.ts";
 import { loadOrCreateNodeIdentity } from "./cluster/identity.ts";
-import { localNodeClient, readLocalNodeRecord } from "./cluster/local-node.ts";
+import { localNodeClient } from "./cluster/local-node.ts";
 import { forgetNodeCluster, loadNodeCluster, saveJoinedCluster, type NodeCluster } from "./cluster/node-cluster.ts";
 import { formatPeersTable, type ClusterViewState } from "./cluster/cluster-view.ts";
 import { joinThrough } from "./protocol/admission-client.ts";
@@ -103,15 +103,15 @@ export async function cmdInvite(argv: string[]): Promise<void> {
     const client = clientOfLocalNode(dataDir, cluster);
     try {
         const invite = await client.createInvite();
-        const record = readLocalNodeRecord(dataDir);
         const minutes = Math.round((invite.expiresAtMs - Date.now()) / 60000);
         if (values.json) {
-            process.stdout.write(JSON.stringify({ code: invite.code, expiresAtMs: invite.expiresAtMs, address: record?.advertised ?? null }) + "\n");
+            process.stdout.write(JSON.stringify({ code: invite.code, expiresAtMs: invite.expiresAtMs, address: invite.joinAddress, inviter: invite.inviterName }) + "\n");
             return;
         }
         process.stdout.write(`join code: ${invite.code}\n` +
-            `valid for ${minutes} minutes, for one machine. On the new machine run:\n` +
-            `  hearth join ${invite.code}${record != null ? ` --peer ${record.advertised}` : ""}\n`);
+            `valid for ${minutes} minutes, for one machine${invite.inviterName !== "" ? `, made by '${invite.inviterName}'` : ""}. On the new machine run:\n` +
+            `  hearth join ${invite.code} --peer ${invite.joinAddress}\n` +
+            "(or leave out --peer on the same network: the machine is found by itself)\n");
     } catch (e) {
         throw new Error(grpcMessage(e));
     } finally {

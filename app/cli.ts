@@ -32,7 +32,8 @@ Usage:
               [--create-cluster | --join CODE [--peer HOST:PORT]] [--no-discovery] [--no-speed-test]
       Runs a headless node that hosts pipeline stages for its cluster. On the first start it
       creates a new cluster (or joins one with --join CODE).
-  hearth invite [--json]          Makes a join code for one more machine (on a running node that created the cluster).
+  hearth invite [--json]          Makes a join code for one more machine (on any member whose node runs; the
+                                  machine that created the cluster signs, so it must be on).
   hearth join CODE [--peer HOST:PORT] [--name NAME]
                                   Joins a cluster with a code; the machine that made it is found on the LAN, or at --peer.
   hearth peers [--json] [--add HOST:PORT]

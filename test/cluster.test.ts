@@ -125,9 +125,15 @@ test("create, invite, join: three members; wrong, reused and expired codes are r
     assert.equal(typo.code, 1);
     assert.match(typo.stderr, /a join code has 16 characters, this one has 12/);
     assert.equal(loadNodeCluster(dataDir("gamma")), null, "nothing was kept from the refused joins");
+    // A code made on beta, which does not hold the cluster's keys: beta asks alpha, and the joiner joins through alpha.
+    const relayed = await hearth(["invite", "--data-dir", dataDir("beta"), "--json"]);
+    assert.equal(relayed.code, 0, relayed.stderr);
+    const { code: code2, address: joinAddress, inviter } = JSON.parse(relayed.stdout) as { code: string; address: string; inviter: string };
+    assert.deepEqual([joinAddress, inviter], [a.address, "alpha"]);
+    const shown = await hearth(["invite", "--data-dir", dataDir("beta")]);
+    assert.match(shown.stdout, new RegExp(`join code: .*\\n.*made by 'alpha'.*\\n  hearth join [0-9A-Z-]{19} --peer ${a.address.replace(/\./g, "\\.")}`));
     // hearth join (no node running yet), then hearth node.
-    const code2 = await invite("alpha");
-    const joined = await hearth(["join", code2, "--peer", a.address, "--data-dir", dataDir("gamma"), "--name", "gamma"]);
+    const joined = await hearth(["join", code2, "--peer", joinAddress, "--data-dir", dataDir("gamma"), "--name", "gamma"]);
     assert.equal(joined.code, 0, joined.stderr);
     assert.match(joined.stderr, /joined the cluster through 'alpha'/);
     const c = await node("gamma");
@@ -161,10 +167,6 @@ test("create, invite, join: three members; wrong, reused and expired codes are r
     const expired = await hearth(["join", short, "--peer", d.address, "--data-dir", dataDir("epsilon")]);
     assert.equal(expired.code, 1);
     assert.match(expired.stderr, /this join code has expired \(a code can be used for 0 minutes\); make a new code on the inviting machine|this join code has expired/);
-    // A member that did not create the cluster cannot make codes, and says where to.
-    const notCa = await hearth(["invite", "--data-dir", dataDir("beta")]);
-    assert.equal(notCa.code, 1);
-    assert.match(notCa.stderr, /did not create the cluster .*run 'hearth invite' on the machine that created/);
     // Already a member: joining again is refused.
     const again = await hearth(["join", await invite("alpha"), "--peer", a.address, "--data-dir", dataDir("beta")]);
     assert.equal(again.code, 1);
@@ -186,7 +188,7 @@ test("create, invite, join: three members; wrong, reused and expired codes are r
     void b; void c;
 });
 
-test("20 wrong codes in a row cancel every open code: guessing ends, and the holder of a real code is told to make a new one", { timeout: 60000 }, async () => {
+test("20 wrong codes in a row cancel every open code; a code never hands over the id of a machine already in", { timeout: 60000 }, async () => {
     const k = await node("kappa");
     const real = await invite("kappa");
     const identity = loadOrCreateNodeIdentity(dataDir("kappa-guesser"));
@@ -194,8 +196,13 @@ test("20 wrong codes in a row cancel every open code: guessing ends, and the hol
         await assert.rejects(joinThrough(k.address, `7KQ2-M9XD-4HPW-${String(i).padStart(4, "0")}`, { identity, name: "guesser" }), (e: unknown) => e instanceof JoinRefusedError && e.reason === "wrongCode");
     await assert.rejects(joinThrough(k.address, real, { identity, name: "late" }), (e: unknown) => e instanceof JoinRefusedError && e.reason === "expiredCode" && /make a new code/.test((e as Error).message));
     const fresh = await invite("kappa");
+    // A code holder cannot take over the id of a machine already in (with a key of its own).
+    const kappaId = loadNodeCluster(dataDir("kappa"))!.identity.nodeId;
+    const impostor = { ...loadOrCreateNodeIdentity(dataDir("kappa-impostor")), nodeId: kappaId };
+    await assert.rejects(joinThrough(k.address, fresh, { identity: impostor, name: "kappa" }),
+        (e: unknown) => e instanceof JoinRefusedError && e.reason === "badRequest" && /is already a member of this cluster/.test((e as Error).message));
     const { result } = await joinThrough(k.address, fresh, { identity, name: "late" });
-    assert.equal(result.members.length, 2, "a new code works");
+    assert.equal(result.members.length, 2, "the code was not used up by the refused request, and works");
 });
 
 test("remove and leave revoke: the removed machine is refused on every method by every member; a machine of another cluster gets no handshake", { timeout: 120000 }, async () => {
@@ -300,4 +307,9 @@ test("a generation between two members over mutual TLS: node-llama-cpp's greedy 
     // The token ids as protobuf writes them (packed varints) in the first stage's message.
     const varints = Buffer.from(prompt.flatMap((t) => { const out: number[] = []; let v = t >>> 0; while (v > 127) { out.push((v & 127) | 128); v >>>= 7; } out.push(v); return out; }));
     assert.ok(varints.length >= 8 && !result.contains(varints), "the prompt's token ids are not on the wire");
+    // With the machine that holds the cluster's keys off, a member's invite says so and what to do.
+    await stopNode(a);
+    const noCa = await hearth(["invite", "--data-dir", dataDir("eta")]);
+    assert.equal(noCa.code, 1);
+    assert.match(noCa.stderr, /only the machine that created the cluster \('alpha's cluster'\) can add machines, and no member holding its keys answered .*start that machine, then try again/);
 });

@@ -42,6 +42,9 @@ export interface ClusterRuntimeOptions {
     log: (line: string) => void;
 }
 
+/** The capability a node holding the cluster's CA lists in NodeInfo. */
+export const CLUSTER_CA_CAPABILITY = "cluster-ca";
+
 /** Wrong codes accepted before every live code is cancelled (guessing is hopeless at 80 bits; this ends it sooner). */
 const MAX_WRONG_CODES = 20;
 /** How long a joiner may take between the challenge and its request. */
@@ -209,14 +212,36 @@ export class ClusterRuntime {
         return this.members.entries();
     }
 
-    createInvite(callerNodeId: string): CreatedInvite {
-        if (callerNodeId !== this.nodeId) throw new NodeError(grpc.status.PERMISSION_DENIED, "only this machine itself (its own 'hearth invite') can make its join codes");
-        if (this.options.cluster.authority == null) {
-            const caName = certificateInfo(this.options.cluster.membership.caCertificatePem).name;
-            throw new NodeError(grpc.status.FAILED_PRECONDITION, `this machine did not create the cluster and cannot sign certificates: run 'hearth invite' on the machine that created '${caName}'`);
+    /** Whether this node holds the cluster's CA (it can sign joining machines' certificates). */
+    get holdsAuthority(): boolean { return this.options.cluster.authority != null; }
+
+    /**
+     * A join code. The CA holder makes it (for itself or for any member asking); any other node,
+     * asked by itself, asks a member that holds the CA, and the joiner joins through that member.
+     */
+    async createInvite(callerNodeId: string): Promise<{ invite: CreatedInvite | { code: string; expiresAt: number; id: string }; joinAddress: string; inviterName: string }> {
+        if (this.holdsAuthority) {
+            this.wrongCodes = 0;
+            return { invite: this.invites.create(), joinAddress: this.address, inviterName: this.options.name };
         }
-        this.wrongCodes = 0;
-        return this.invites.create();
+        if (callerNodeId !== this.nodeId) throw new NodeError(grpc.status.FAILED_PRECONDITION, `'${this.options.name}' does not hold the cluster's keys; ask the machine that created the cluster`);
+        const caName = certificateInfo(this.options.cluster.membership.caCertificatePem).name;
+        const tried: string[] = [];
+        for (const member of this.members.list()) {
+            if (member.nodeId === this.nodeId) continue;
+            const client = this.clientOf(member.nodeId);
+            if (client == null) continue;
+            try {
+                const info = await client.getInfo(3000);
+                if (!info.capabilities.includes(CLUSTER_CA_CAPABILITY)) continue;
+                const reply = await client.createInvite(10000);
+                return { invite: { code: reply.code, expiresAt: reply.expiresAtMs, id: reply.inviteId }, joinAddress: reply.joinAddress, inviterName: reply.inviterName };
+            } catch (e) {
+                tried.push(`${member.name}: ${(e as Error).message.slice(0, 120)}`);
+            }
+        }
+        throw new NodeError(grpc.status.FAILED_PRECONDITION, `only the machine that created the cluster ('${caName}') can add machines, and no member holding its keys answered` +
+            `${tried.length > 0 ? ` (${tried.join("; ")})` : ""}: start that machine, then try again`);
     }
 
     // ---- Admission (open to any machine) ------------------------------------------------------
@@ -248,8 +273,14 @@ export class ClusterRuntime {
             if (r == null) { refuse(grpc.status.INVALID_ARGUMENT, "the first message of a join must be its request"); return; }
             const request: JoinRequest = { protocol: r.protocol, name: r.name, nodeId: r.nodeId, publicKeyPem: r.publicKeyPem, joinerNonce: r.joinerNonce, proof: r.proof };
             if (this.options.cluster.authority == null) {
-                refuse(grpc.status.PERMISSION_DENIED, `'${this.options.name}' gives out no join codes (it did not create the cluster); ` +
-                    "join through the machine that showed the code: 'hearth join CODE --peer ITS-ADDRESS'", "wrongCode");
+                refuse(grpc.status.PERMISSION_DENIED, `'${this.options.name}' makes no join codes itself (it does not hold the cluster's keys); ` +
+                    "join through the address 'hearth invite' printed with the code: 'hearth join CODE --peer ADDRESS'", "wrongCode");
+                return;
+            }
+            if (this.members.isMember(request.nodeId)) {
+                // A code admits a new machine; it never hands over the id (and the pipelines) of one already in.
+                refuse(grpc.status.INVALID_ARGUMENT, `join request refused: node ${String(request.nodeId).slice(0, 32)} is already a member of this cluster; ` +
+                    "a machine that is already in needs no code (if it was reinstalled, remove the old one with 'hearth remove' first)", "badRequest");
                 return;
             }
             this.view.emit({ type: "joining", nodeId: /^[0-9a-f]{32}$/.test(request.nodeId) ? request.nodeId : "", name: String(request.name).slice(0, 64), address: call.getPeer() });

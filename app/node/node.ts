@@ -19,7 +19,7 @@ import { nodeServerCredentials } from "../cluster/credentials.ts";
 import { membersOnly } from "../cluster/members-only.ts";
 import { Inventory } from "../cluster/inventory.ts";
 import type { NodeCluster } from "../cluster/node-cluster.ts";
-import { ClusterRuntime } from "./cluster-runtime.ts";
+import { CLUSTER_CA_CAPABILITY, ClusterRuntime } from "./cluster-runtime.ts";
 import { DownstreamLink } from "./downstream.ts";
 import { NodeError, invalid } from "./errors.ts";
 import { applyNodeEvent, initialNodeState, type NodeEvent, type NodeState } from "./events.ts";
@@ -153,7 +153,8 @@ export class HearthNode {
         return {
             name: this.options.name, version: HEARTH_VERSION, protocol: PROTOCOL_VERSION, os: `${process.platform} ${process.arch}`,
             backend: this.backendName, totalMemoryBytes: mem.totalBytes, freeMemoryBytes: mem.freeBytes, reservedMemoryBytes: mem.reservedBytes,
-            cpuThreads: os.availableParallelism(), capabilities: ["f16-activations", "resumable-upload", "in-band-release"],
+            cpuThreads: os.availableParallelism(),
+            capabilities: ["f16-activations", "resumable-upload", "in-band-release", ...(this.options.cluster.authority != null ? [CLUSTER_CA_CAPABILITY] : [])],
             stages: [...this.stages.values()].map((s) => s.status()),
             nodeId: this.nodeId, clusterId: this.options.cluster.membership.clusterId,
             inventoryJson: this.inventoryRef == null ? "" : JSON.stringify(this.inventoryRef.snapshot)

@@ -74,9 +74,9 @@ export class NodeService {
             health: this.unary("Health", () => ({ serving: true, uptimeS: node.uptimeSeconds })),
             syncMembers: this.unary<MemberList__Output, unknown>("SyncMembers", (req) => memberEntriesToWire(node.clusterRuntime.syncMembers(memberEntriesFromWire(req)))),
             removeMember: this.unary<{ nodeId: string }, unknown>("RemoveMember", (req, caller) => memberEntriesToWire(node.clusterRuntime.removeMember(caller.nodeId, req.nodeId))),
-            createInvite: this.unary<unknown, unknown>("CreateInvite", (_req, caller) => {
-                const invite = node.clusterRuntime.createInvite(caller.nodeId);
-                return { code: invite.code, expiresAtMs: invite.expiresAt, inviteId: invite.id };
+            createInvite: this.unary<unknown, unknown>("CreateInvite", async (_req, caller) => {
+                const { invite, joinAddress, inviterName } = await node.clusterRuntime.createInvite(caller.nodeId);
+                return { code: invite.code, expiresAtMs: invite.expiresAt, inviteId: invite.id, joinAddress, inviterName };
             }),
             getPeers: this.unary<{ addAddress: string }, unknown>("GetPeers", async (req) => {
                 if (req.addAddress !== "") await node.clusterRuntime.addByAddress(req.addAddress);

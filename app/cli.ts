@@ -21,6 +21,9 @@ import type { Pipeline } from "./engine/pipeline.ts";
 import { HearthNode } from "./node/node.ts";
 import { createNodeCluster, loadNodeCluster } from "./cluster/node-cluster.ts";
 import { removeLocalNodeRecord, writeLocalNodeRecord } from "./cluster/local-node.ts";
+import { HostUsageError, cmdChat, cmdLoad } from "./cli-host.ts";
+import { PLAN_HELP, PlanUsageError, cmdPlan } from "./cli-plan.ts";
+import { PlanDoesNotFitError } from "./placement/no-fit.ts";
 import { ClusterUsageError, cmdInvite, cmdJoin, cmdLeave, cmdPeers, cmdRemove, joinCluster, requireCluster } from "./cli-cluster.ts";
 import { connectPipeline } from "./coordinator/connect.ts";
 import type { RemotePipeline } from "./coordinator/remote-pipeline.ts";
@@ -39,6 +42,10 @@ Usage:
   hearth peers [--json] [--add HOST:PORT]
                                   Lists the machines of the cluster and the others on the LAN; --add one where multicast is blocked.
   hearth remove NAME              Removes a member: it is refused from then on.
+  hearth load --model FILE [--context-size N] [--max-sequences N] [--layers auto|0-3,3-8]
+                                  Makes this machine host the cluster's model: placed over the members, kept ready.
+  hearth chat [--prompt TEXT] [--system TEXT] [--max-tokens N] [--greedy] [--json]
+                                  Chats with the cluster's model from any member (without --prompt: one turn per line).
   hearth leave                    Leaves the cluster (the members refuse this machine from then on).
   hearth generate --model FILE --peers HOST:PORT,HOST:PORT,... [--layers auto|0-3,3-8] --prompt TEXT
                   [--activations f32|f16] [--max-sequences N] …the options below
@@ -54,7 +61,7 @@ Usage:
                     [--layers N] [--embd N] [--heads N] [--kv-heads N] [--ff N]
                     [--type f32|f16|q8_0|q4_0] [--tied] [--seed N]
       Writes a small model with random weights and a real tokenizer (for tests and benchmarks).
-
+${PLAN_HELP}
 Ctrl-C stops any command and frees what it holds on every node; a second Ctrl-C quits at once.
 `;
 
@@ -338,13 +345,24 @@ export async function main(argv: string[]): Promise<number> {
             case "leave": await cmdLeave(rest); return 0;
             case "remove": await cmdRemove(rest); return 0;
             case "peers": await cmdPeers(rest); return 0;
+            case "load": await cmdLoad(rest); return 0;
+            case "plan": await cmdPlan(rest); return 0;
+            case "chat": {
+                const stop = interruptible();
+                try { await cmdChat(rest, stop.signal); } finally { stop.dispose(); }
+                return 0;
+            }
             case "slice": await cmdSlice(rest); return 0;
             case "make-model": await cmdMakeModel(rest); return 0;
             case undefined: case "help": case "--help": case "-h": process.stdout.write(HELP); return 0;
             default: throw new UsageError(`unknown command '${command}'`);
         }
     } catch (e) {
-        if (e instanceof UsageError || e instanceof ClusterUsageError || (e as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+        if (e instanceof PlanDoesNotFitError && e.jsonRequested) {
+            process.stdout.write(JSON.stringify(e.json, null, 2) + "\n");
+            return 1;
+        }
+        if (e instanceof UsageError || e instanceof ClusterUsageError || e instanceof HostUsageError || e instanceof PlanUsageError || (e as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
             process.stderr.write(`hearth: ${(e as Error).message}\n\n${HELP}`);
             return 2;
         }

@@ -15,7 +15,7 @@ import { applyClusterViewEvent, initialClusterViewState, type ClusterViewEvent, 
 import { certificateInfo } from "../cluster/certificate-info.ts";
 import { JOIN_REFUSAL_METADATA, hello } from "../protocol/admission-client.ts";
 import { NodeClient } from "../protocol/node-client.ts";
-import { PROTOCOL_VERSION, type JoinMessage, type JoinMessage__Output } from "../protocol/proto.ts";
+import { PROTOCOL_VERSION, type JoinMessage, type JoinMessage__Output, type NodeInfo__Output } from "../protocol/proto.ts";
 import { EventHub } from "../util/event-hub.ts";
 import { HEARTH_VERSION } from "../version.ts";
 import { NodeError } from "./errors.ts";
@@ -65,6 +65,8 @@ export class ClusterRuntime {
     /** host:port where the other members reach this node */
     readonly address: string;
     private readonly clients = new Map<string, NodeClient>();
+    /** each member's last GetInfo answer (its inventory, the model it hosts), and when */
+    private readonly infos = new Map<string, { info: NodeInfo__Output; atMs: number }>();
     private readonly timers: NodeJS.Timeout[] = [];
     private readonly unsubscribe: Array<() => void> = [];
     private pushTimer: NodeJS.Timeout | null = null;
@@ -184,13 +186,35 @@ export class ClusterRuntime {
             try {
                 const info = await client.getInfo(3000);
                 if (this.disposed) return;
+                this.infos.set(m.nodeId, { info, atMs: Date.now() });
                 this.view.emit({ type: "reachable", nodeId: m.nodeId, ok: true, atMs: Date.now(), address: client.address });
                 const inventory = info.inventoryJson === "" ? null : JSON.parse(info.inventoryJson) as MachineInventory;
                 this.view.emit({ type: "inventory", nodeId: m.nodeId, inventory });
             } catch {
+                this.infos.delete(m.nodeId);
                 if (!this.disposed) this.view.emit({ type: "reachable", nodeId: m.nodeId, ok: false, atMs: Date.now() });
             }
         }));
+    }
+
+    /** The members that answer now (this node first), with where to reach them: where a model's stages can go. */
+    liveMembers(): Array<{ nodeId: string; name: string; address: string }> {
+        const others = this.members.list()
+            .filter((m) => m.nodeId !== this.nodeId && this.infos.has(m.nodeId))
+            .map((m) => ({ nodeId: m.nodeId, name: this.infos.get(m.nodeId)!.info.name || m.name, address: this.addressOf(m.nodeId) }))
+            .filter((m): m is { nodeId: string; name: string; address: string } => m.address != null)
+            .sort((a, b) => a.name.localeCompare(b.name));
+        return [{ nodeId: this.nodeId, name: this.options.name, address: this.address }, ...others];
+    }
+
+    /** The member that hosts the cluster's model (from the members' last answers), or null. */
+    modelHost(): { nodeId: string; client: NodeClient } | null {
+        for (const [nodeId, { info }] of this.infos) {
+            if (info.hostedModel == null || info.hostedModel.hostNodeId !== nodeId || !this.members.isMember(nodeId)) continue;
+            const client = this.clientOf(nodeId);
+            if (client != null) return { nodeId, client };
+        }
+        return null;
     }
 
     // ---- handlers (Node service; the caller is a member, checked by the interceptor) ---------

@@ -20,6 +20,7 @@ import { membersOnly } from "../cluster/members-only.ts";
 import { Inventory } from "../cluster/inventory.ts";
 import type { NodeCluster } from "../cluster/node-cluster.ts";
 import { CLUSTER_CA_CAPABILITY, ClusterRuntime } from "./cluster-runtime.ts";
+import { ModelHost } from "../host/model-host.ts";
 import { DownstreamLink } from "./downstream.ts";
 import { NodeError, invalid } from "./errors.ts";
 import { applyNodeEvent, initialNodeState, type NodeEvent, type NodeState } from "./events.ts";
@@ -66,6 +67,7 @@ export class HearthNode {
     private readonly server: grpc.Server;
     private runtimeRef: ClusterRuntime | null = null;
     private inventoryRef: Inventory | null = null;
+    private hostRef: ModelHost | null = null;
     readonly stages = new Map<string, HostedStage>();
     private readonly preparing = new Map<string, Promise<PrepareStageReply>>();
     readonly store: StageStore;
@@ -118,6 +120,13 @@ export class HearthNode {
             onRemoved: (nodeId) => node.memberRemoved(nodeId),
             log: (line) => node.log(line)
         });
+        node.hostRef = new ModelHost({
+            cluster: options.cluster, nodeId: node.nodeId, name: options.name, dataDir: options.dataDir,
+            candidates: () => node.clusterRuntime.liveMembers(),
+            refreshCandidates: async () => { await node.clusterRuntime.refreshPeers(); return node.clusterRuntime.liveMembers(); },
+            log: (line) => node.log(line)
+        });
+        node.runtimeRef.view.subscribe(() => node.hostRef?.candidatesChanged());
         node.events.emit({ type: "started", name: options.name, port: node.port });
         return node;
     }
@@ -131,6 +140,11 @@ export class HearthNode {
         return this.runtimeRef;
     }
     get inventory(): Inventory { return this.inventoryRef!; }
+    /** The cluster's model, when this node hosts it. */
+    get host(): ModelHost {
+        if (this.hostRef == null) throw new NodeError(grpc.status.UNAVAILABLE, "the node is starting; try again in a moment");
+        return this.hostRef;
+    }
 
     /** A member was removed: its pipelines here are closed; when it is this node, it stops serving. */
     private memberRemoved(nodeId: string): void {
@@ -157,7 +171,18 @@ export class HearthNode {
             capabilities: ["f16-activations", "resumable-upload", "in-band-release", ...(this.options.cluster.authority != null ? [CLUSTER_CA_CAPABILITY] : [])],
             stages: [...this.stages.values()].map((s) => s.status()),
             nodeId: this.nodeId, clusterId: this.options.cluster.membership.clusterId,
-            inventoryJson: this.inventoryRef == null ? "" : JSON.stringify(this.inventoryRef.snapshot)
+            inventoryJson: this.inventoryRef == null ? "" : JSON.stringify(this.inventoryRef.snapshot),
+            hostedModel: this.hostedModel()
+        };
+    }
+
+    /** The cluster's model as NodeInfo carries it, when this node hosts one. */
+    hostedModel() {
+        const m = this.hostRef?.state;
+        if (m == null) return null;
+        return {
+            name: m.name, modelSha256: m.modelSha256, hostNodeId: this.nodeId, hostName: this.options.name, state: m.state, message: m.message, planVersion: m.planVersion,
+            stages: m.stages.map((st) => ({ nodeId: st.nodeId, name: st.name, layerStart: st.layers[0], layerEnd: st.layers[1], memoryBytes: st.memoryBytes }))
         };
     }
 
@@ -314,6 +339,7 @@ export class HearthNode {
     async dispose(): Promise<void> {
         if (this.disposed) return;
         this.disposed = true;
+        await this.hostRef?.dispose();
         await Promise.all([...this.stages.values()].map((s) => s.close("the node is shutting down")));
         await this.runtimeRef?.dispose();
         await this.inventoryRef?.dispose();

@@ -6,9 +6,11 @@ import { callerNodeId } from "../cluster/caller-node-id.ts";
 import {
     InvalidMessage, guardedServiceDefinition,
     type AttachRequest__Output, type ForwardMessage__Output, type JoinMessage, type JoinMessage__Output, type MemberList__Output, type PrepareStageReply, type PrepareStageRequest__Output,
-    type PipelineEvent, type UploadChunk__Output, type UploadReply
+    type PipelineEvent, type UploadChunk__Output, type UploadReply,
+    type ChatEvent, type ChatEvent__Output, type ChatRequest, type ChatRequest__Output, type HostEvent, type LoadModelRequest__Output
 } from "../protocol/proto.ts";
-import { memberEntriesFromWire, memberEntriesToWire } from "../protocol/node-client.ts";
+import { memberEntriesFromWire, memberEntriesToWire, type NodeClient } from "../protocol/node-client.ts";
+import type { ChatMessage } from "../model/chat.ts";
 import { StageInputError } from "../stage/runtime.ts";
 import { NodeError } from "./errors.ts";
 import type { HearthNode } from "./node.ts";
@@ -105,9 +107,75 @@ export class NodeService {
                     call.emit("error", this.fail(e));
                 }
             },
-            forward: (call: grpc.ServerReadableStream<ForwardMessage__Output, unknown>, callback: grpc.sendUnaryData<unknown>) => this.forward(call, callback)
+            forward: (call: grpc.ServerReadableStream<ForwardMessage__Output, unknown>, callback: grpc.sendUnaryData<unknown>) => this.forward(call, callback),
+            loadModel: (call: grpc.ServerWritableStream<LoadModelRequest__Output, HostEvent>) => this.loadModel(call),
+            chat: (call: grpc.ServerWritableStream<ChatRequest__Output, ChatEvent>) => this.chat(call)
         };
         return [guardedServiceDefinition(), handlers];
+    }
+
+    /** Hosting the cluster's model: only the node itself may ask (its CLI). */
+    private loadModel(call: grpc.ServerWritableStream<LoadModelRequest__Output, HostEvent>): void {
+        const node = this.node;
+        Promise.resolve().then(async () => {
+            const caller = this.caller(call, "LoadModel");
+            if (caller.nodeId !== node.nodeId) throw new NodeError(grpc.status.PERMISSION_DENIED, "only this machine itself (its own 'hearth load') can make it host a model");
+            const req = call.request;
+            if ((req as unknown) instanceof InvalidMessage) throw new NodeError(grpc.status.INVALID_ARGUMENT, (req as unknown as InvalidMessage).reason);
+            if (req.modelPath === "") throw new NodeError(grpc.status.INVALID_ARGUMENT, "LoadModel needs the model file's path on this machine");
+            const stage = { ...(req.contextSize > 0 ? { contextSize: req.contextSize } : {}), ...(req.maxSequences > 0 ? { maxSequences: req.maxSequences } : {}) };
+            try {
+                await node.host.loadModel({ modelPath: req.modelPath, layers: req.layers || "auto", stage, activations: req.activations === "F16" ? "f16" : "f32" },
+                    (p) => call.write({ phase: p.phase, message: p.message, bytesDone: "bytesDone" in p ? p.bytesDone : 0, bytesTotal: "bytesTotal" in p ? p.bytesTotal : 0 }));
+            } catch (e) {
+                if (e instanceof NodeError) throw e;
+                throw new NodeError(grpc.status.FAILED_PRECONDITION, (e as Error).message);
+            }
+            call.write({ phase: "ready", message: "", model: node.hostedModel() });
+            call.end();
+        }).catch((e: unknown) => call.emit("error", this.fail(e)));
+    }
+
+    /** A chat turn: run here when this node hosts the model, else passed on to the member that does. */
+    private chat(call: grpc.ServerWritableStream<ChatRequest__Output, ChatEvent>): void {
+        const node = this.node;
+        const abort = new AbortController();
+        call.on("cancelled", () => abort.abort(new DOMException("the chat was cancelled", "AbortError")));
+        Promise.resolve().then(async () => {
+            this.caller(call, "Chat");
+            const req = call.request;
+            if ((req as unknown) instanceof InvalidMessage) throw new NodeError(grpc.status.INVALID_ARGUMENT, (req as unknown as InvalidMessage).reason);
+            const messages = req.messages.map((m) => ({ role: m.role, content: m.content }));
+            if (messages.length === 0 || messages.length > 1000 || messages.some((m) => !["system", "user", "assistant"].includes(m.role) || m.content.length > 1_000_000))
+                throw new NodeError(grpc.status.INVALID_ARGUMENT, "a chat needs 1-1000 messages, each with the role system, user or assistant");
+            if (req.maxTokens > 1_000_000) throw new NodeError(grpc.status.INVALID_ARGUMENT, "max_tokens is at most 1,000,000");
+            if (node.host.state == null) {
+                const host = node.clusterRuntime.modelHost();
+                if (host == null) throw new NodeError(grpc.status.FAILED_PRECONDITION, "no member hosts a model now: load one with 'hearth load --model FILE' on a member");
+                await relayChat(host.client, req, call, abort.signal);
+                return;
+            }
+            const s = req.sampler;
+            const sampler = s == null ? {} : { temperature: s.temperature, topK: s.topK, topP: s.topP, minP: s.minP, repeatPenalty: s.repeatPenalty, repeatLastN: s.repeatLastN, frequencyPenalty: s.frequencyPenalty, presencePenalty: s.presencePenalty, ...(s.seed !== 0 ? { seed: s.seed } : {}) };
+            let turn;
+            try {
+                turn = await node.host.chat({
+                    messages: messages as ChatMessage[], maxTokens: req.maxTokens || 256, sampler, signal: abort.signal,
+                    onText: (text, tokens) => { if (!abort.signal.aborted) call.write({ delta: { text, tokens } }); }
+                });
+            } catch (e) {
+                if (e instanceof NodeError) throw e;
+                throw new NodeError(grpc.status.FAILED_PRECONDITION, (e as Error).message);
+            }
+            const r = turn.result;
+            if (r.stopReason === "aborted") throw new NodeError(grpc.status.CANCELLED, "the chat was cancelled");
+            if (r.stopReason === "failed") throw new NodeError(grpc.status.UNAVAILABLE, `the chat failed: ${r.error?.message ?? "the pipeline broke"}; try again (the model is being placed again)`);
+            call.write({ result: {
+                stopReason: r.stopReason, promptTokens: turn.promptTokens, tokens: r.tokens, text: r.text, timeToFirstTokenMs: r.stats.timeToFirstTokenMs,
+                decodeTokensPerSecond: r.stats.decodeTokensPerSecond, hostName: node.name, planVersion: turn.planVersion
+            } });
+            call.end();
+        }).catch((e: unknown) => { if (!call.cancelled) call.emit("error", this.fail(e)); });
     }
 
     /**
@@ -146,4 +214,16 @@ export class NodeService {
         call.on("error", () => { done = true; });
         call.on("cancelled", () => { done = true; });
     }
+}
+
+/** Passes a chat to the host and its events back; a cancel on either side reaches the other. */
+function relayChat(host: NodeClient, req: ChatRequest__Output, call: grpc.ServerWritableStream<ChatRequest__Output, ChatEvent>, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+        const upstream = host.raw.chat(req as ChatRequest, new grpc.Metadata());
+        const cancel = () => upstream.cancel();
+        signal.addEventListener("abort", cancel, { once: true });
+        upstream.on("data", (e: ChatEvent__Output) => call.write(e as ChatEvent));
+        upstream.on("error", (e: grpc.ServiceError) => { signal.removeEventListener("abort", cancel); reject(new NodeError(e.code ?? grpc.status.UNAVAILABLE, `the model's host: ${e.details || e.message}`)); });
+        upstream.on("end", () => { signal.removeEventListener("abort", cancel); call.end(); resolve(); });
+    });
 }

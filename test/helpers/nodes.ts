@@ -38,7 +38,7 @@ export async function startNode(name: string, dataDir: string, extra: string[] =
         });
         child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`node ${name} exited with ${code}: ${log.join("")}`)); });
     });
-    if (options.enroll !== false) await noteRunning(address);
+    if (options.enroll !== false) await noteRunning(address, dataDir);
     return { name, address, dataDir, child, log };
 }
 

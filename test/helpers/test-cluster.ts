@@ -85,11 +85,16 @@ export async function testCoordinator(): Promise<NodeCluster> {
     return t.coordinator;
 }
 
-/** Notes a started node and tells it every member so far (some may have been enrolled while it started), and later ones as they come. */
-export async function noteRunning(address: string): Promise<void> {
+/**
+ * Notes a started node: records where it listens (as a member's own entry would say), tells it
+ * every member so far (some may have been enrolled while it started), and tells every running node.
+ */
+export async function noteRunning(address: string, dataDir: string): Promise<void> {
     const t = await testCluster();
     t.running.add(address);
-    await tellRunning(t, [address]);
+    t.members.setAddress(loadOrCreateNodeIdentity(dataDir).nodeId, address);
+    t.coordinator?.members.merge(t.members.entries());
+    await tellRunning(t);
 }
 
 /** A client of a node as the coordinator (a member). */

@@ -5,6 +5,11 @@ import type { Activation as _hearth_v1_Activation, Activation__Output as _hearth
 import type { AdmissionClient as _hearth_v1_AdmissionClient, AdmissionDefinition as _hearth_v1_AdmissionDefinition } from './hearth/v1/Admission.ts';
 import type { AttachRequest as _hearth_v1_AttachRequest, AttachRequest__Output as _hearth_v1_AttachRequest__Output } from './hearth/v1/AttachRequest.ts';
 import type { Attached as _hearth_v1_Attached, Attached__Output as _hearth_v1_Attached__Output } from './hearth/v1/Attached.ts';
+import type { ChatDelta as _hearth_v1_ChatDelta, ChatDelta__Output as _hearth_v1_ChatDelta__Output } from './hearth/v1/ChatDelta.ts';
+import type { ChatEvent as _hearth_v1_ChatEvent, ChatEvent__Output as _hearth_v1_ChatEvent__Output } from './hearth/v1/ChatEvent.ts';
+import type { ChatRequest as _hearth_v1_ChatRequest, ChatRequest__Output as _hearth_v1_ChatRequest__Output } from './hearth/v1/ChatRequest.ts';
+import type { ChatResult as _hearth_v1_ChatResult, ChatResult__Output as _hearth_v1_ChatResult__Output } from './hearth/v1/ChatResult.ts';
+import type { ChatTurn as _hearth_v1_ChatTurn, ChatTurn__Output as _hearth_v1_ChatTurn__Output } from './hearth/v1/ChatTurn.ts';
 import type { ClosePipelineReply as _hearth_v1_ClosePipelineReply, ClosePipelineReply__Output as _hearth_v1_ClosePipelineReply__Output } from './hearth/v1/ClosePipelineReply.ts';
 import type { ClosePipelineRequest as _hearth_v1_ClosePipelineRequest, ClosePipelineRequest__Output as _hearth_v1_ClosePipelineRequest__Output } from './hearth/v1/ClosePipelineRequest.ts';
 import type { CreateInviteRequest as _hearth_v1_CreateInviteRequest, CreateInviteRequest__Output as _hearth_v1_CreateInviteRequest__Output } from './hearth/v1/CreateInviteRequest.ts';
@@ -14,6 +19,8 @@ import type { HealthReply as _hearth_v1_HealthReply, HealthReply__Output as _hea
 import type { HealthRequest as _hearth_v1_HealthRequest, HealthRequest__Output as _hearth_v1_HealthRequest__Output } from './hearth/v1/HealthRequest.ts';
 import type { HelloReply as _hearth_v1_HelloReply, HelloReply__Output as _hearth_v1_HelloReply__Output } from './hearth/v1/HelloReply.ts';
 import type { HelloRequest as _hearth_v1_HelloRequest, HelloRequest__Output as _hearth_v1_HelloRequest__Output } from './hearth/v1/HelloRequest.ts';
+import type { HostEvent as _hearth_v1_HostEvent, HostEvent__Output as _hearth_v1_HostEvent__Output } from './hearth/v1/HostEvent.ts';
+import type { HostedModel as _hearth_v1_HostedModel, HostedModel__Output as _hearth_v1_HostedModel__Output } from './hearth/v1/HostedModel.ts';
 import type { InfoRequest as _hearth_v1_InfoRequest, InfoRequest__Output as _hearth_v1_InfoRequest__Output } from './hearth/v1/InfoRequest.ts';
 import type { InviteReply as _hearth_v1_InviteReply, InviteReply__Output as _hearth_v1_InviteReply__Output } from './hearth/v1/InviteReply.ts';
 import type { JoinAccept as _hearth_v1_JoinAccept, JoinAccept__Output as _hearth_v1_JoinAccept__Output } from './hearth/v1/JoinAccept.ts';
@@ -22,6 +29,7 @@ import type { JoinMessage as _hearth_v1_JoinMessage, JoinMessage__Output as _hea
 import type { JoinRequestMessage as _hearth_v1_JoinRequestMessage, JoinRequestMessage__Output as _hearth_v1_JoinRequestMessage__Output } from './hearth/v1/JoinRequestMessage.ts';
 import type { LayerRange as _hearth_v1_LayerRange, LayerRange__Output as _hearth_v1_LayerRange__Output } from './hearth/v1/LayerRange.ts';
 import type { LinkStatus as _hearth_v1_LinkStatus, LinkStatus__Output as _hearth_v1_LinkStatus__Output } from './hearth/v1/LinkStatus.ts';
+import type { LoadModelRequest as _hearth_v1_LoadModelRequest, LoadModelRequest__Output as _hearth_v1_LoadModelRequest__Output } from './hearth/v1/LoadModelRequest.ts';
 import type { MemberEntry as _hearth_v1_MemberEntry, MemberEntry__Output as _hearth_v1_MemberEntry__Output } from './hearth/v1/MemberEntry.ts';
 import type { MemberList as _hearth_v1_MemberList, MemberList__Output as _hearth_v1_MemberList__Output } from './hearth/v1/MemberList.ts';
 import type { NodeClient as _hearth_v1_NodeClient, NodeDefinition as _hearth_v1_NodeDefinition } from './hearth/v1/Node.ts';
@@ -29,6 +37,7 @@ import type { NodeInfo as _hearth_v1_NodeInfo, NodeInfo__Output as _hearth_v1_No
 import type { PeersReply as _hearth_v1_PeersReply, PeersReply__Output as _hearth_v1_PeersReply__Output } from './hearth/v1/PeersReply.ts';
 import type { PeersRequest as _hearth_v1_PeersRequest, PeersRequest__Output as _hearth_v1_PeersRequest__Output } from './hearth/v1/PeersRequest.ts';
 import type { PipelineEvent as _hearth_v1_PipelineEvent, PipelineEvent__Output as _hearth_v1_PipelineEvent__Output } from './hearth/v1/PipelineEvent.ts';
+import type { PlannedStage as _hearth_v1_PlannedStage, PlannedStage__Output as _hearth_v1_PlannedStage__Output } from './hearth/v1/PlannedStage.ts';
 import type { PrepareStageReply as _hearth_v1_PrepareStageReply, PrepareStageReply__Output as _hearth_v1_PrepareStageReply__Output } from './hearth/v1/PrepareStageReply.ts';
 import type { PrepareStageRequest as _hearth_v1_PrepareStageRequest, PrepareStageRequest__Output as _hearth_v1_PrepareStageRequest__Output } from './hearth/v1/PrepareStageRequest.ts';
 import type { Release as _hearth_v1_Release, Release__Output as _hearth_v1_Release__Output } from './hearth/v1/Release.ts';
@@ -54,6 +63,11 @@ export interface ProtoGrpcType {
       Admission: SubtypeConstructor<typeof grpc.Client, _hearth_v1_AdmissionClient> & { service: _hearth_v1_AdmissionDefinition }
       AttachRequest: MessageTypeDefinition<_hearth_v1_AttachRequest, _hearth_v1_AttachRequest__Output>
       Attached: MessageTypeDefinition<_hearth_v1_Attached, _hearth_v1_Attached__Output>
+      ChatDelta: MessageTypeDefinition<_hearth_v1_ChatDelta, _hearth_v1_ChatDelta__Output>
+      ChatEvent: MessageTypeDefinition<_hearth_v1_ChatEvent, _hearth_v1_ChatEvent__Output>
+      ChatRequest: MessageTypeDefinition<_hearth_v1_ChatRequest, _hearth_v1_ChatRequest__Output>
+      ChatResult: MessageTypeDefinition<_hearth_v1_ChatResult, _hearth_v1_ChatResult__Output>
+      ChatTurn: MessageTypeDefinition<_hearth_v1_ChatTurn, _hearth_v1_ChatTurn__Output>
       ClosePipelineReply: MessageTypeDefinition<_hearth_v1_ClosePipelineReply, _hearth_v1_ClosePipelineReply__Output>
       ClosePipelineRequest: MessageTypeDefinition<_hearth_v1_ClosePipelineRequest, _hearth_v1_ClosePipelineRequest__Output>
       CreateInviteRequest: MessageTypeDefinition<_hearth_v1_CreateInviteRequest, _hearth_v1_CreateInviteRequest__Output>
@@ -65,6 +79,8 @@ export interface ProtoGrpcType {
       HealthRequest: MessageTypeDefinition<_hearth_v1_HealthRequest, _hearth_v1_HealthRequest__Output>
       HelloReply: MessageTypeDefinition<_hearth_v1_HelloReply, _hearth_v1_HelloReply__Output>
       HelloRequest: MessageTypeDefinition<_hearth_v1_HelloRequest, _hearth_v1_HelloRequest__Output>
+      HostEvent: MessageTypeDefinition<_hearth_v1_HostEvent, _hearth_v1_HostEvent__Output>
+      HostedModel: MessageTypeDefinition<_hearth_v1_HostedModel, _hearth_v1_HostedModel__Output>
       InfoRequest: MessageTypeDefinition<_hearth_v1_InfoRequest, _hearth_v1_InfoRequest__Output>
       InviteReply: MessageTypeDefinition<_hearth_v1_InviteReply, _hearth_v1_InviteReply__Output>
       JoinAccept: MessageTypeDefinition<_hearth_v1_JoinAccept, _hearth_v1_JoinAccept__Output>
@@ -73,6 +89,7 @@ export interface ProtoGrpcType {
       JoinRequestMessage: MessageTypeDefinition<_hearth_v1_JoinRequestMessage, _hearth_v1_JoinRequestMessage__Output>
       LayerRange: MessageTypeDefinition<_hearth_v1_LayerRange, _hearth_v1_LayerRange__Output>
       LinkStatus: MessageTypeDefinition<_hearth_v1_LinkStatus, _hearth_v1_LinkStatus__Output>
+      LoadModelRequest: MessageTypeDefinition<_hearth_v1_LoadModelRequest, _hearth_v1_LoadModelRequest__Output>
       MemberEntry: MessageTypeDefinition<_hearth_v1_MemberEntry, _hearth_v1_MemberEntry__Output>
       MemberList: MessageTypeDefinition<_hearth_v1_MemberList, _hearth_v1_MemberList__Output>
       Node: SubtypeConstructor<typeof grpc.Client, _hearth_v1_NodeClient> & { service: _hearth_v1_NodeDefinition }
@@ -80,6 +97,7 @@ export interface ProtoGrpcType {
       PeersReply: MessageTypeDefinition<_hearth_v1_PeersReply, _hearth_v1_PeersReply__Output>
       PeersRequest: MessageTypeDefinition<_hearth_v1_PeersRequest, _hearth_v1_PeersRequest__Output>
       PipelineEvent: MessageTypeDefinition<_hearth_v1_PipelineEvent, _hearth_v1_PipelineEvent__Output>
+      PlannedStage: MessageTypeDefinition<_hearth_v1_PlannedStage, _hearth_v1_PlannedStage__Output>
       PrepareStageReply: MessageTypeDefinition<_hearth_v1_PrepareStageReply, _hearth_v1_PrepareStageReply__Output>
       PrepareStageRequest: MessageTypeDefinition<_hearth_v1_PrepareStageRequest, _hearth_v1_PrepareStageRequest__Output>
       Release: MessageTypeDefinition<_hearth_v1_Release, _hearth_v1_Release__Output>

@@ -3,6 +3,8 @@
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AttachRequest as _hearth_v1_AttachRequest, AttachRequest__Output as _hearth_v1_AttachRequest__Output } from '../../hearth/v1/AttachRequest.ts';
+import type { ChatEvent as _hearth_v1_ChatEvent, ChatEvent__Output as _hearth_v1_ChatEvent__Output } from '../../hearth/v1/ChatEvent.ts';
+import type { ChatRequest as _hearth_v1_ChatRequest, ChatRequest__Output as _hearth_v1_ChatRequest__Output } from '../../hearth/v1/ChatRequest.ts';
 import type { ClosePipelineReply as _hearth_v1_ClosePipelineReply, ClosePipelineReply__Output as _hearth_v1_ClosePipelineReply__Output } from '../../hearth/v1/ClosePipelineReply.ts';
 import type { ClosePipelineRequest as _hearth_v1_ClosePipelineRequest, ClosePipelineRequest__Output as _hearth_v1_ClosePipelineRequest__Output } from '../../hearth/v1/ClosePipelineRequest.ts';
 import type { CreateInviteRequest as _hearth_v1_CreateInviteRequest, CreateInviteRequest__Output as _hearth_v1_CreateInviteRequest__Output } from '../../hearth/v1/CreateInviteRequest.ts';
@@ -10,8 +12,10 @@ import type { ForwardMessage as _hearth_v1_ForwardMessage, ForwardMessage__Outpu
 import type { ForwardReply as _hearth_v1_ForwardReply, ForwardReply__Output as _hearth_v1_ForwardReply__Output } from '../../hearth/v1/ForwardReply.ts';
 import type { HealthReply as _hearth_v1_HealthReply, HealthReply__Output as _hearth_v1_HealthReply__Output } from '../../hearth/v1/HealthReply.ts';
 import type { HealthRequest as _hearth_v1_HealthRequest, HealthRequest__Output as _hearth_v1_HealthRequest__Output } from '../../hearth/v1/HealthRequest.ts';
+import type { HostEvent as _hearth_v1_HostEvent, HostEvent__Output as _hearth_v1_HostEvent__Output } from '../../hearth/v1/HostEvent.ts';
 import type { InfoRequest as _hearth_v1_InfoRequest, InfoRequest__Output as _hearth_v1_InfoRequest__Output } from '../../hearth/v1/InfoRequest.ts';
 import type { InviteReply as _hearth_v1_InviteReply, InviteReply__Output as _hearth_v1_InviteReply__Output } from '../../hearth/v1/InviteReply.ts';
+import type { LoadModelRequest as _hearth_v1_LoadModelRequest, LoadModelRequest__Output as _hearth_v1_LoadModelRequest__Output } from '../../hearth/v1/LoadModelRequest.ts';
 import type { MemberList as _hearth_v1_MemberList, MemberList__Output as _hearth_v1_MemberList__Output } from '../../hearth/v1/MemberList.ts';
 import type { NodeInfo as _hearth_v1_NodeInfo, NodeInfo__Output as _hearth_v1_NodeInfo__Output } from '../../hearth/v1/NodeInfo.ts';
 import type { PeersReply as _hearth_v1_PeersReply, PeersReply__Output as _hearth_v1_PeersReply__Output } from '../../hearth/v1/PeersReply.ts';
@@ -28,6 +32,11 @@ export interface NodeClient extends grpc.Client {
   Attach(argument: _hearth_v1_AttachRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_hearth_v1_PipelineEvent__Output>;
   attach(argument: _hearth_v1_AttachRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_hearth_v1_PipelineEvent__Output>;
   attach(argument: _hearth_v1_AttachRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_hearth_v1_PipelineEvent__Output>;
+  
+  Chat(argument: _hearth_v1_ChatRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_hearth_v1_ChatEvent__Output>;
+  Chat(argument: _hearth_v1_ChatRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_hearth_v1_ChatEvent__Output>;
+  chat(argument: _hearth_v1_ChatRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_hearth_v1_ChatEvent__Output>;
+  chat(argument: _hearth_v1_ChatRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_hearth_v1_ChatEvent__Output>;
   
   ClosePipeline(argument: _hearth_v1_ClosePipelineRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_ClosePipelineReply__Output>): grpc.ClientUnaryCall;
   ClosePipeline(argument: _hearth_v1_ClosePipelineRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_ClosePipelineReply__Output>): grpc.ClientUnaryCall;
@@ -83,6 +92,11 @@ export interface NodeClient extends grpc.Client {
   health(argument: _hearth_v1_HealthRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_HealthReply__Output>): grpc.ClientUnaryCall;
   health(argument: _hearth_v1_HealthRequest, callback: grpc.requestCallback<_hearth_v1_HealthReply__Output>): grpc.ClientUnaryCall;
   
+  LoadModel(argument: _hearth_v1_LoadModelRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_hearth_v1_HostEvent__Output>;
+  LoadModel(argument: _hearth_v1_LoadModelRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_hearth_v1_HostEvent__Output>;
+  loadModel(argument: _hearth_v1_LoadModelRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_hearth_v1_HostEvent__Output>;
+  loadModel(argument: _hearth_v1_LoadModelRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_hearth_v1_HostEvent__Output>;
+  
   PrepareStage(argument: _hearth_v1_PrepareStageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
   PrepareStage(argument: _hearth_v1_PrepareStageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
   PrepareStage(argument: _hearth_v1_PrepareStageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
@@ -124,6 +138,8 @@ export interface NodeClient extends grpc.Client {
 export interface NodeHandlers extends grpc.UntypedServiceImplementation {
   Attach: grpc.handleServerStreamingCall<_hearth_v1_AttachRequest__Output, _hearth_v1_PipelineEvent>;
   
+  Chat: grpc.handleServerStreamingCall<_hearth_v1_ChatRequest__Output, _hearth_v1_ChatEvent>;
+  
   ClosePipeline: grpc.handleUnaryCall<_hearth_v1_ClosePipelineRequest__Output, _hearth_v1_ClosePipelineReply>;
   
   CreateInvite: grpc.handleUnaryCall<_hearth_v1_CreateInviteRequest__Output, _hearth_v1_InviteReply>;
@@ -135,6 +151,8 @@ export interface NodeHandlers extends grpc.UntypedServiceImplementation {
   GetPeers: grpc.handleUnaryCall<_hearth_v1_PeersRequest__Output, _hearth_v1_PeersReply>;
   
   Health: grpc.handleUnaryCall<_hearth_v1_HealthRequest__Output, _hearth_v1_HealthReply>;
+  
+  LoadModel: grpc.handleServerStreamingCall<_hearth_v1_LoadModelRequest__Output, _hearth_v1_HostEvent>;
   
   PrepareStage: grpc.handleUnaryCall<_hearth_v1_PrepareStageRequest__Output, _hearth_v1_PrepareStageReply>;
   
@@ -148,12 +166,14 @@ export interface NodeHandlers extends grpc.UntypedServiceImplementation {
 
 export interface NodeDefinition extends grpc.ServiceDefinition {
   Attach: MethodDefinition<_hearth_v1_AttachRequest, _hearth_v1_PipelineEvent, _hearth_v1_AttachRequest__Output, _hearth_v1_PipelineEvent__Output>
+  Chat: MethodDefinition<_hearth_v1_ChatRequest, _hearth_v1_ChatEvent, _hearth_v1_ChatRequest__Output, _hearth_v1_ChatEvent__Output>
   ClosePipeline: MethodDefinition<_hearth_v1_ClosePipelineRequest, _hearth_v1_ClosePipelineReply, _hearth_v1_ClosePipelineRequest__Output, _hearth_v1_ClosePipelineReply__Output>
   CreateInvite: MethodDefinition<_hearth_v1_CreateInviteRequest, _hearth_v1_InviteReply, _hearth_v1_CreateInviteRequest__Output, _hearth_v1_InviteReply__Output>
   Forward: MethodDefinition<_hearth_v1_ForwardMessage, _hearth_v1_ForwardReply, _hearth_v1_ForwardMessage__Output, _hearth_v1_ForwardReply__Output>
   GetInfo: MethodDefinition<_hearth_v1_InfoRequest, _hearth_v1_NodeInfo, _hearth_v1_InfoRequest__Output, _hearth_v1_NodeInfo__Output>
   GetPeers: MethodDefinition<_hearth_v1_PeersRequest, _hearth_v1_PeersReply, _hearth_v1_PeersRequest__Output, _hearth_v1_PeersReply__Output>
   Health: MethodDefinition<_hearth_v1_HealthRequest, _hearth_v1_HealthReply, _hearth_v1_HealthRequest__Output, _hearth_v1_HealthReply__Output>
+  LoadModel: MethodDefinition<_hearth_v1_LoadModelRequest, _hearth_v1_HostEvent, _hearth_v1_LoadModelRequest__Output, _hearth_v1_HostEvent__Output>
   PrepareStage: MethodDefinition<_hearth_v1_PrepareStageRequest, _hearth_v1_PrepareStageReply, _hearth_v1_PrepareStageRequest__Output, _hearth_v1_PrepareStageReply__Output>
   RemoveMember: MethodDefinition<_hearth_v1_RemoveMemberRequest, _hearth_v1_MemberList, _hearth_v1_RemoveMemberRequest__Output, _hearth_v1_MemberList__Output>
   SyncMembers: MethodDefinition<_hearth_v1_MemberList, _hearth_v1_MemberList, _hearth_v1_MemberList__Output, _hearth_v1_MemberList__Output>

@@ -1,6 +1,7 @@
 // Original file: proto/hearth/v1/node.proto
 
 import type { StageStatus as _hearth_v1_StageStatus, StageStatus__Output as _hearth_v1_StageStatus__Output } from '../../hearth/v1/StageStatus.ts';
+import type { HostedModel as _hearth_v1_HostedModel, HostedModel__Output as _hearth_v1_HostedModel__Output } from '../../hearth/v1/HostedModel.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface NodeInfo {
@@ -18,6 +19,7 @@ export interface NodeInfo {
   'nodeId'?: (string);
   'clusterId'?: (string);
   'inventoryJson'?: (string);
+  'hostedModel'?: (_hearth_v1_HostedModel | null);
 }
 
 export interface NodeInfo__Output {
@@ -35,4 +37,5 @@ export interface NodeInfo__Output {
   'nodeId': (string);
   'clusterId': (string);
   'inventoryJson': (string);
+  'hostedModel': (_hearth_v1_HostedModel__Output | null);
 }

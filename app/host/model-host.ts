@@ -1,0 +1,267 @@
+// The cluster's model, hosted by one member: it plans the model over the members it can reach,
+// ships their stages, keeps the pipeline ready, and runs every member's chats through it. When
+// the members it can reach change (one joins, one is lost, or the pipeline breaks), it plans
+// again: an idle pipeline is replaced at once, a busy one when its chats have ended (a broken one
+// at once: its chats have failed anyway).
+import path from "node:path";
+import { connectPipeline } from "../coordinator/connect.ts";
+import type { RemotePipeline } from "../coordinator/remote-pipeline.ts";
+import { generate, type GenerationResult } from "../engine/generate.ts";
+import { PipelineError } from "../engine/pipeline.ts";
+import { chatPrompt, type ChatMessage } from "../model/chat.ts";
+import { fileSha256 } from "../model/stage-cache.ts";
+import { Tokenizer } from "../model/tokenizer.ts";
+import { readGgufHeader } from "../gguf/reader.ts";
+import { modelLayerCount, parseLayerRanges, type LayerRange } from "../stage/slice.ts";
+import type { SamplerParams } from "../stage/sampler.ts";
+import type { StageOptions } from "../stage/options.ts";
+import type { NodeCluster } from "../cluster/node-cluster.ts";
+import { EventHub } from "../util/event-hub.ts";
+
+/** A member the host may place stages on. */
+export interface HostCandidate { nodeId: string; name: string; address: string }
+
+export interface ModelHostOptions {
+    /** this node's cluster (the host connects to the members as itself) */
+    cluster: Pick<NodeCluster, "identity" | "membership">;
+    /** this node's id and name */
+    nodeId: string;
+    name: string;
+    /** where stage files are cut and cached */
+    dataDir: string;
+    /** the members that can take stages, as last heard (this node first when it can) */
+    candidates: () => HostCandidate[];
+    /** asks the members again, then gives `candidates()`: called at every plan */
+    refreshCandidates: () => Promise<HostCandidate[]>;
+    /** how long to wait after a change of members before planning again. Defaults to 1000 ms */
+    replanDelayMs?: number;
+    log: (line: string) => void;
+}
+
+export interface LoadOptions {
+    modelPath: string;
+    /** "auto" (by the members' free memory) or one range per member, in member order. Defaults to "auto" */
+    layers?: string;
+    stage?: Partial<StageOptions>;
+    activations?: "f32" | "f16";
+}
+
+export type HostState = "loading" | "ready" | "replanning" | "failed";
+
+export interface PlannedStage { nodeId: string; name: string; layers: [number, number]; memoryBytes: number }
+
+export interface HostedModelState {
+    name: string;
+    modelSha256: string;
+    state: HostState;
+    stages: PlannedStage[];
+    /** why it failed, or what it waits for ("" when nothing) */
+    message: string;
+    /** 1 for the first plan, +1 for each plan adopted after it */
+    planVersion: number;
+}
+
+export type HostProgress =
+    | { phase: "planning" | "replanning"; message: string }
+    | { phase: "hashing" | "slicing" | "uploading"; message: string; bytesDone: number; bytesTotal: number };
+
+export type HostEvent = { type: "changed"; model: HostedModelState | null };
+
+export interface ChatTurnRequest {
+    messages: ChatMessage[];
+    maxTokens?: number;
+    sampler?: SamplerParams;
+    signal?: AbortSignal;
+    onText?: (text: string, tokens: number[]) => void;
+}
+
+export interface ChatTurnResult { promptTokens: number[]; result: GenerationResult; planVersion: number }
+
+export class ModelHostError extends Error {
+    constructor(message: string) { super(message); this.name = "ModelHostError"; }
+}
+
+export class ModelHost {
+    readonly events = new EventHub<HostedModelState | null, HostEvent>(null, (_, e) => e.model);
+    private pipeline: RemotePipeline | null = null;
+    private tokenizer: Tokenizer | null = null;
+    private load: (LoadOptions & { modelSha256: string; layerTotal: number }) | null = null;
+    private active = 0;
+    private planning: Promise<void> | null = null;
+    private replanTimer: NodeJS.Timeout | null = null;
+    private replanWanted = false;
+    private disposed = false;
+
+    constructor(private readonly options: ModelHostOptions) {}
+
+    get state(): HostedModelState | null { return this.events.state; }
+
+    /** Hosts the model: plans, ships the stages, opens the pipeline. Replaces a model already hosted. */
+    async loadModel(options: LoadOptions, onProgress: (p: HostProgress) => void = () => {}): Promise<HostedModelState> {
+        if (this.disposed) throw new ModelHostError("the node is shutting down");
+        const modelPath = path.resolve(options.modelPath);
+        const header = readGgufHeader(modelPath);
+        const layerTotal = modelLayerCount(header, modelPath);
+        const modelSha256 = await fileSha256(modelPath, this.options.dataDir, (h) => onProgress({ phase: "hashing", message: "hashing the model", bytesDone: h.bytesDone, bytesTotal: h.bytesTotal }));
+        await this.closePipeline();
+        this.tokenizer?.dispose().catch(() => {});
+        this.tokenizer = await Tokenizer.load(modelPath);
+        this.load = { ...options, modelPath, modelSha256, layerTotal };
+        this.set({ name: path.basename(modelPath), modelSha256, state: "loading", stages: [], message: "", planVersion: 0 });
+        await this.plan(onProgress);
+        return this.state!;
+    }
+
+    /** One chat turn through the hosted model. */
+    async chat(request: ChatTurnRequest): Promise<ChatTurnResult> {
+        const ready = await this.readyPipeline();
+        const tokenizer = this.tokenizer!;
+        const prompt = chatPrompt(tokenizer, request.messages);
+        this.active++;
+        const planVersion = this.state!.planVersion;
+        try {
+            const generation = generate(ready, {
+                promptTokens: prompt.tokens, maxTokens: request.maxTokens ?? 256, sampler: request.sampler ?? {},
+                stopStrings: prompt.stopStrings, stopTokens: prompt.stopTokens, ...(request.signal != null ? { signal: request.signal } : {})
+            }, { detokenizer: tokenizer, isEndOfGeneration: (t) => tokenizer.isEndOfGeneration(t) });
+            for await (const e of generation) {
+                if (e.type === "token") request.onText?.(e.text, [e.token]);
+                else if (e.type === "text") request.onText?.(e.text, []);
+            }
+            const result = await generation.result;
+            if (ready.failure != null) this.pipelineBroke(ready.failure);
+            return { promptTokens: prompt.tokens, result, planVersion };
+        } finally {
+            this.active--;
+            if (this.active === 0 && this.replanWanted) this.scheduleReplan(0);
+        }
+    }
+
+    /** The members that can take stages changed (or may have): plans again if the plan's members are not the live ones. */
+    candidatesChanged(): void {
+        if (this.load == null || this.disposed || this.planning != null) return;
+        if (!this.planDiffers(this.options.candidates())) return;
+        this.scheduleReplan(this.options.replanDelayMs ?? 1000);
+    }
+
+    /** Whether the plan in force (or its absence) does not match `candidates`: a member of it is gone, or one more could take part. */
+    private planDiffers(candidates: readonly HostCandidate[]): boolean {
+        const state = this.state;
+        if (state == null || state.state !== "ready" || this.pipeline?.failure != null) return true;
+        const planned = new Set(state.stages.map((s) => s.nodeId));
+        const live = new Set(candidates.map((c) => c.nodeId));
+        const explicit = this.load?.layers != null && this.load.layers !== "auto";
+        if ([...planned].some((id) => !live.has(id))) return true;
+        return !explicit && [...live].some((id) => !planned.has(id));
+    }
+
+    async dispose(): Promise<void> {
+        if (this.disposed) return;
+        this.disposed = true;
+        if (this.replanTimer != null) clearTimeout(this.replanTimer);
+        await this.planning?.catch(() => {});
+        await this.closePipeline();
+        await this.tokenizer?.dispose().catch(() => {});
+        this.tokenizer = null;
+        this.set(null);
+    }
+
+    // ---- planning -------------------------------------------------------------------------
+
+    private scheduleReplan(delayMs: number): void {
+        if (this.disposed || this.load == null) return;
+        if (this.active > 0 && this.pipeline != null && this.pipeline.failure == null) {
+            this.replanWanted = true;
+            if (this.state != null && this.state.message === "") this.set({ ...this.state, message: "a new plan is waiting for the chats in progress to end" });
+            return;
+        }
+        if (this.replanTimer != null) clearTimeout(this.replanTimer);
+        this.replanTimer = setTimeout(() => {
+            this.replanTimer = null;
+            this.replanWanted = false;
+            // Ask the members again: a change that did not last (or a member heard again) is no reason to move stages.
+            void this.options.refreshCandidates().then((candidates) => {
+                if (this.disposed || !this.planDiffers(candidates)) return;
+                if (this.state != null) this.set({ ...this.state, state: "replanning", message: "" });
+                return this.plan(() => {});
+            }).catch((e: unknown) => this.options.log(`re-planning the model failed: ${(e as Error).message}`));
+        }, delayMs);
+        this.replanTimer.unref();
+    }
+
+    private pipelineBroke(error: PipelineError): void {
+        if (this.state?.state === "ready") {
+            this.options.log(`the model's pipeline broke (${error.message}); planning again over the members that answer`);
+            this.set({ ...this.state, state: "replanning", message: error.message });
+            this.scheduleReplan(this.options.replanDelayMs ?? 1000);
+        }
+    }
+
+    private plan(onProgress: (p: HostProgress) => void): Promise<void> {
+        const run = (this.planning ?? Promise.resolve()).catch(() => {}).then(() => this.planNow(onProgress));
+        this.planning = run.finally(() => { if (this.planning === run) this.planning = null; });
+        return run;
+    }
+
+    private async planNow(onProgress: (p: HostProgress) => void): Promise<void> {
+        const load = this.load;
+        if (load == null || this.disposed) return;
+        const candidates = await this.options.refreshCandidates();
+        if (candidates.length === 0) {
+            this.set({ ...this.state!, state: "failed", stages: [], message: "no member can take the model's layers now: start a node on a member" });
+            throw new ModelHostError(this.state!.message);
+        }
+        const explicit = load.layers != null && load.layers !== "auto";
+        const peers = explicit ? candidates.slice(0, parseLayerRanges(load.layers!, load.layerTotal).length) : candidates;
+        const layers: LayerRange[] | "auto" = explicit ? parseLayerRanges(load.layers!, load.layerTotal) : "auto";
+        onProgress({ phase: this.state!.planVersion === 0 ? "planning" : "replanning", message: `placing ${load.layerTotal} layers over ${peers.map((p) => p.name).join(", ")}` });
+        await this.closePipeline();
+        let pipeline: RemotePipeline;
+        try {
+            pipeline = await connectPipeline({
+                modelPath: load.modelPath, peers: peers.map((p) => p.address), layers, cluster: this.options.cluster, dataDir: this.options.dataDir,
+                name: this.options.name, stage: { maxSequences: 4, ...load.stage }, activations: load.activations ?? "f32",
+                onEvent: (e) => {
+                    if (e.type === "uploading") onProgress({ phase: "uploading", message: `sending layers ${e.layers[0]}-${e.layers[1]} to ${e.node}`, bytesDone: e.bytesDone, bytesTotal: e.bytesTotal });
+                    else if (e.type === "slicing") onProgress({ phase: "slicing", message: `cutting layers ${e.layers[0]}-${e.layers[1]}`, bytesDone: e.bytesDone, bytesTotal: e.bytesTotal });
+                    else if (e.type === "failed") this.pipelineBroke(new PipelineError(e.message, e.node));
+                }
+            });
+        } catch (e) {
+            this.set({ ...this.state!, state: "failed", stages: [], message: (e as Error).message });
+            throw e;
+        }
+        if (this.disposed) { await pipeline.dispose(); return; }
+        this.pipeline = pipeline;
+        const stages: PlannedStage[] = pipeline.stages.map((s) => ({
+            nodeId: s.client.serverNodeId ?? "", name: s.client.name, layers: [s.range.start, s.range.end], memoryBytes: s.memoryBytes
+        }));
+        this.set({ ...this.state!, state: "ready", stages, message: "", planVersion: this.state!.planVersion + 1 });
+        this.options.log(`the model ${this.state!.name} is ready (plan ${this.state!.planVersion}): ${stages.map((s) => `${s.name} ${s.layers[0]}-${s.layers[1]}`).join(", ")}`);
+        // Members may have changed while this plan was made.
+        if (this.planDiffers(this.options.candidates())) this.scheduleReplan(this.options.replanDelayMs ?? 1000);
+    }
+
+    private async readyPipeline(): Promise<RemotePipeline> {
+        if (this.load == null) throw new ModelHostError("no model is loaded in this cluster: load one with 'hearth load --model FILE' on a member");
+        // A plan in the making (a new member, a lost one) is waited for.
+        for (let i = 0; i < 3 && (this.planning != null || this.replanTimer != null || this.pipeline?.failure != null); i++) {
+            if (this.pipeline?.failure != null && this.planning == null && this.replanTimer == null) this.pipelineBroke(this.pipeline.failure);
+            if (this.replanTimer != null) { clearTimeout(this.replanTimer); this.replanTimer = null; this.replanWanted = false; await this.plan(() => {}).catch(() => {}); }
+            await this.planning?.catch(() => {});
+        }
+        if (this.pipeline == null || this.pipeline.failure != null || this.state?.state !== "ready")
+            throw new ModelHostError(`the cluster's model is not ready: ${this.state?.message || this.state?.state || "not loaded"}`);
+        return this.pipeline;
+    }
+
+    private async closePipeline(): Promise<void> {
+        const p = this.pipeline;
+        this.pipeline = null;
+        await p?.dispose().catch(() => {});
+    }
+
+    private set(model: HostedModelState | null): void {
+        this.events.emit({ type: "changed", model });
+    }
+}

@@ -1,0 +1,19 @@
+// Original file: proto/hearth/v1/node.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface PlannedStage {
+  'nodeId'?: (string);
+  'name'?: (string);
+  'layerStart'?: (number);
+  'layerEnd'?: (number);
+  'memoryBytes'?: (number | string | Long);
+}
+
+export interface PlannedStage__Output {
+  'nodeId': (string);
+  'name': (string);
+  'layerStart': (number);
+  'layerEnd': (number);
+  'memoryBytes': (number);
+}

@@ -1,0 +1,116 @@
+// The cluster's model: `hearth load` on one member makes it the host (the model placed over the
+// members it reaches, within each one's memory limit); `hearth chat` on any other member streams
+// a reply through the host's pipeline, exact; two members chatting at once both get exact replies;
+// a member that stops is planned around within 10 s, and the next chat is exact again.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { Tokenizer } from "../app/model/tokenizer.ts";
+import { chatPrompt } from "../app/model/chat.ts";
+import type { HostedModel__Output } from "../app/protocol/proto.ts";
+import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
+import { bin, startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
+import { referenceGreedy } from "./helpers/reference.ts";
+import { memberClient } from "./helpers/test-cluster.ts";
+
+const dir = tempDir("host");
+const MB = 1024 * 1024;
+let nodes: NodeProcess[] = [];
+let model = "";
+const CONTEXT = 256;
+
+before(async () => {
+    model = await buildModel(dir, "hosted", { arch: "llama", vocab: "llama-bpe", layers: 6, type: "f32", tied: false, ...SMALL });
+    nodes = await Promise.all([["alpha", 900], ["beta", 300], ["gamma", 300]].map(([name, mb]) =>
+        startNode(String(name), path.join(dir, String(name)), ["--memory-limit", String(Number(mb) * MB)])));
+});
+after(async () => {
+    await Promise.all(nodes.map(stopNode));
+    fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function hearth(args: string[], timeoutMs = 120000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "", stderr = "";
+        child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
+        child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+        const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`hearth ${args.join(" ")} did not finish: ${stderr}`)); }, timeoutMs);
+        child.once("exit", (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    });
+}
+
+async function hostedModel(): Promise<HostedModel__Output | null> {
+    const c = await memberClient(nodes[0]!.address);
+    try { return (await c.getInfo()).hostedModel; } finally { c.close(); }
+}
+
+interface ChatJson { stopReason: string; promptTokens: number[]; tokens: number[]; text: string; hostName: string; planVersion: number }
+
+/** `hearth chat` on a member, retried while that member has not yet heard who hosts the model. */
+async function chatFrom(member: string, prompt: string): Promise<ChatJson> {
+    const t0 = Date.now();
+    for (;;) {
+        const r = await hearth(["chat", "--prompt", prompt, "--greedy", "--max-tokens", "8", "--json", "--data-dir", path.join(dir, member)]);
+        if (r.code === 0) return JSON.parse(r.stdout) as ChatJson;
+        if (!/no member hosts a model now/.test(r.stderr) || Date.now() - t0 > 20000) throw new Error(`hearth chat on ${member} failed: ${r.stderr}`);
+        await new Promise((res) => setTimeout(res, 500));
+    }
+}
+
+async function expectExact(reply: ChatJson, prompt: string): Promise<void> {
+    const tok = await Tokenizer.load(model);
+    const expected = chatPrompt(tok, [{ role: "user", content: prompt }]).tokens;
+    await tok.dispose();
+    assert.deepEqual(reply.promptTokens, expected, "the host used the model's chat template");
+    const ref = await referenceGreedy(model, reply.promptTokens, 8, { contextSize: CONTEXT });
+    if (reply.stopReason === "maxTokens") assert.deepEqual(reply.tokens, ref);
+    else assert.deepEqual(reply.tokens, ref.slice(0, reply.tokens.length), `stopped (${reply.stopReason}) on the reference's path`);
+}
+
+test("hearth load places the model over the members within their memory limits; hearth chat on other members is exact, two at once too", { timeout: 240000 }, async () => {
+    const noModel = await hearth(["chat", "--prompt", "hi", "--data-dir", path.join(dir, "beta")]);
+    assert.equal(noModel.code, 1);
+    assert.match(noModel.stderr, /no member hosts a model now: load one with 'hearth load --model FILE' on a member/);
+    const load = await hearth(["load", "--model", model, "--context-size", String(CONTEXT), "--json", "--data-dir", path.join(dir, "alpha")]);
+    assert.equal(load.code, 0, load.stderr);
+    const plan = JSON.parse(load.stdout) as HostedModel__Output;
+    assert.equal(plan.state, "ready");
+    assert.equal(plan.hostName, "alpha");
+    assert.deepEqual(plan.stages.map((s) => s.name).sort(), ["alpha", "beta", "gamma"]);
+    assert.equal(plan.stages.at(-1)!.layerEnd, 6);
+    for (let i = 1; i < plan.stages.length; i++) assert.equal(plan.stages[i]!.layerStart, plan.stages[i - 1]!.layerEnd, "contiguous ranges");
+    const limit: Record<string, number> = { alpha: 900 * MB, beta: 300 * MB, gamma: 300 * MB };
+    for (const s of plan.stages) assert.ok(s.memoryBytes > 0 && s.memoryBytes <= limit[s.name]!, `${s.name}: ${s.memoryBytes} bytes within its limit`);
+
+    const one = await chatFrom("beta", "What is a hearth?");
+    assert.equal(one.hostName, "alpha");
+    await expectExact(one, "What is a hearth?");
+    const [b, c] = await Promise.all([chatFrom("beta", "Tell me about bread."), chatFrom("gamma", "Why is the sky blue?")]);
+    await expectExact(b, "Tell me about bread.");
+    await expectExact(c, "Why is the sky blue?");
+});
+
+test("a member that stops is planned around within 10 s; the next chat is exact", { timeout: 240000 }, async () => {
+    const before = await hostedModel();
+    assert.equal(before?.state, "ready");
+    const gamma = nodes.find((n) => n.name === "gamma")!;
+    await stopNode(gamma);
+    const t0 = Date.now();
+    let after: HostedModel__Output | null = null;
+    while (Date.now() - t0 < 15000) {
+        after = await hostedModel();
+        if (after?.state === "ready" && after.planVersion > before!.planVersion) break;
+        await new Promise((r) => setTimeout(r, 250));
+    }
+    const replanMs = Date.now() - t0;
+    console.log(`# re-planned around a stopped member in ${replanMs} ms: ${JSON.stringify(after?.stages.map((s) => [s.name, s.layerStart, s.layerEnd]))}`);
+    assert.equal(after?.state, "ready", `the model is ready again: ${after?.message}`);
+    assert.deepEqual(after!.stages.map((s) => s.name).sort(), ["alpha", "beta"]);
+    assert.ok(replanMs <= 10000, `re-planned within 10 s (took ${replanMs} ms)`);
+    const reply = await chatFrom("beta", "Are you still there?");
+    assert.equal(reply.planVersion, after!.planVersion);
+    await expectExact(reply, "Are you still there?");
+});

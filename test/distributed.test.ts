@@ -377,7 +377,7 @@ describe("control and failure", () => {
             proxy.cut();
             const cutShort = await g.result;
             assert.equal(cutShort.stopReason, "failed");
-            assert.match(cutShort.error!.message, /link from node 'alpha' to the next stage .* broke/);
+            assert.match(cutShort.error!.message, /link from node 'alpha' to node 'beta' .* broke/);
             await until("the link is back", async () => links.some((l) => l.connected));
             assert.equal(p.failure, null, "the pipeline itself did not fail");
             assert.deepEqual(await greedyTokens(p, prompt, GEN), ref, "exact after the reconnect");

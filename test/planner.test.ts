@@ -267,7 +267,7 @@ describe("model shape", () => {
         }
     });
 
-    test("a stage on the CPU alone costs what estimateStageMemory says", T, () => {
+    test("a stage on the CPU alone costs what estimateStageMemory says, never less (the planner counts the file's padding as a bound)", T, () => {
         const h = header(false);
         const shape = modelShapeFromHeader(h);
         for (const o of [{ contextSize: 4096, maxSequences: 4, batchSize: 512 }, { contextSize: 100000, maxSequences: 1, batchSize: 32 }]) {
@@ -275,10 +275,11 @@ describe("model shape", () => {
             const cpu: Member = { name: "cpu", backend: "cpu", ram: { totalBytes: 64 * GiB, freeBytes: 64 * GiB }, gpu: null, cpuSpeed: { kind: "bandwidth", bandwidthGBs: 50 }, gpuSpeed: null };
             const costs = new StageCosts(shape, [cpu], makeLinks(), resolvePlanOptions(o));
             const est = costs.estimate(0, 0, shape.nLayer, 0);
+            const slack = h.alignment * h.tensors.length;
             assert.equal(est.kvBytes, want.kvBytes);
-            assert.equal(est.weightsBytes, want.weightsBytes);
+            assert.ok(est.weightsBytes >= want.weightsBytes && est.weightsBytes - want.weightsBytes <= slack, `weights ${est.weightsBytes} vs the file's ${want.weightsBytes}`);
             assert.equal(est.workBytes, want.workBytes);
-            assert.equal(est.ramBytes, want.totalBytes);
+            assert.ok(est.ramBytes >= want.totalBytes && est.ramBytes - want.totalBytes <= slack, `RAM ${est.ramBytes} vs the node's ${want.totalBytes}`);
         }
     });
 

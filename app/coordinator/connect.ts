@@ -41,6 +41,8 @@ export interface ConnectOptions {
     activations?: "f32" | "f16";
     /** stage options, the same for every stage; see stage/options.ts for the defaults */
     stage?: Partial<StageOptions>;
+    /** layers of each stage on its node's GPU (n_gpu_layers, as a plan chose them). Defaults to stage.gpuLayers for every stage */
+    stageGpuLayers?: number[];
     signal?: AbortSignal;
     /** distribution progress and the pipeline's life */
     onEvent?: (e: PipelineEvent) => void;
@@ -99,6 +101,7 @@ export async function connectPipeline(o: ConnectOptions): Promise<RemotePipeline
         const activations = o.activations === "f16" ? "F16" : "F32";
         const stages = await distributeStages({
             modelPath: o.modelPath, dataDir: o.dataDir, clients, ranges, layerTotal: total, stage, activations, pipelineId, pipelineKey,
+            ...(o.stageGpuLayers != null ? { stageGpuLayers: o.stageGpuLayers } : {}),
             ...(o.linkAddresses != null ? { linkAddresses: o.linkAddresses } : {}),
             coordinatorName: name, ...(o.signal != null ? { signal: o.signal } : {}), emit: (e) => events.emit(e)
         });

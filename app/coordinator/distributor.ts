@@ -32,6 +32,8 @@ export interface DistributeOptions {
     ranges: LayerRange[];
     layerTotal: number;
     stage: StageOptions;
+    /** layers of each stage on its node's GPU (n_gpu_layers), when they differ by stage. Defaults to stage.gpuLayers for all */
+    stageGpuLayers?: number[];
     activations: DType;
     pipelineId: string;
     pipelineKey: string;
@@ -92,7 +94,7 @@ export async function distributeStages(o: DistributeOptions): Promise<PreparedSt
             const request: PrepareStageRequest = {
                 pipelineId: o.pipelineId, pipelineKey: o.pipelineKey, stageIndex: i, stageCount: o.clients.length, modelSha256: modelSha,
                 layers: range, layerTotal: o.layerTotal, stageSha256: stageSha, stageBytes: bytes,
-                options: { contextSize: o.stage.contextSize, maxSequences: o.stage.maxSequences, batchSize: o.stage.batchSize, threads: o.stage.threads, gpuLayers: o.stage.gpuLayers, flashAttention: FA[o.stage.flashAttention] },
+                options: { contextSize: o.stage.contextSize, maxSequences: o.stage.maxSequences, batchSize: o.stage.batchSize, threads: o.stage.threads, gpuLayers: o.stageGpuLayers?.[i] ?? o.stage.gpuLayers, flashAttention: FA[o.stage.flashAttention] },
                 nextAddress: i === o.clients.length - 1 ? "" : o.linkAddresses?.[i] ?? o.clients[i + 1]!.address,
                 nextNodeId: i === o.clients.length - 1 ? "" : nodeIdOf(o.clients[i + 1]!), coordinatorName: o.coordinatorName, activations: o.activations,
                 stageHeader

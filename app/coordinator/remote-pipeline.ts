@@ -107,7 +107,7 @@ export class RemotePipeline implements Pipeline {
             this.events.emit({ type: "linkChanged", stageIndex, nextAddress: ev.link.nextAddress, connected: ev.link.connected, message: ev.link.message });
             if (!ev.link.connected) {
                 // Steps beyond the broken link are lost: every sequence with a step in flight fails.
-                const error = new StepError(`the link from node '${this.stageNames[stageIndex]}' to the next stage (${ev.link.nextAddress}) broke: ${ev.link.message}`, -1, this.stageNames[stageIndex]);
+                const error = new StepError(`the link from node '${this.stageNames[stageIndex]}' to node '${this.stageNames[stageIndex + 1] ?? "the next stage"}' (${ev.link.nextAddress}) broke: ${ev.link.message}`, -1, this.stageNames[stageIndex]);
                 for (const w of [...this.waiters.values()]) this.failSequence(w.seqId, w.epoch, error);
             }
         }

@@ -17,6 +17,8 @@ import type { SamplerParams } from "../stage/sampler.ts";
 import type { StageOptions } from "../stage/options.ts";
 import type { NodeCluster } from "../cluster/node-cluster.ts";
 import { EventHub } from "../util/event-hub.ts";
+import { modelShapeFromHeader } from "../placement/model-shape.ts";
+import { planOverMembers, type LiveMember } from "./live-plan.ts";
 
 /** A member the host may place stages on. */
 export interface HostCandidate { nodeId: string; name: string; address: string }
@@ -31,8 +33,8 @@ export interface ModelHostOptions {
     dataDir: string;
     /** the members that can take stages, as last heard (this node first when it can) */
     candidates: () => HostCandidate[];
-    /** asks the members again, then gives `candidates()`: called at every plan */
-    refreshCandidates: () => Promise<HostCandidate[]>;
+    /** asks the members again, then gives `candidates()` with what each one said (memory, inventory): called at every plan */
+    refreshCandidates: () => Promise<LiveMember[]>;
     /** how long to wait after a change of members before planning again. Defaults to 1000 ms */
     replanDelayMs?: number;
     log: (line: string) => void;
@@ -91,6 +93,10 @@ export class ModelHost {
     private replanTimer: NodeJS.Timeout | null = null;
     private replanWanted = false;
     private disposed = false;
+    /** counts the pipelines opened: a late event of an older one is no news */
+    private pipelineEpoch = 0;
+    /** members the plan in force considered and left out (not needed): no reason to plan again when they answer */
+    private idle = new Set<string>();
 
     constructor(private readonly options: ModelHostOptions) {}
 
@@ -145,14 +151,20 @@ export class ModelHost {
     }
 
     /** Whether the plan in force (or its absence) does not match `candidates`: a member of it is gone, or one more could take part. */
-    private planDiffers(candidates: readonly HostCandidate[]): boolean {
+    private planDiffers(candidates: readonly HostCandidate[]): boolean { return this.replanReason(candidates) != null; }
+
+    /** Why the plan in force should change for `candidates`, or null. */
+    private replanReason(candidates: readonly HostCandidate[]): string | null {
         const state = this.state;
-        if (state == null || state.state !== "ready" || this.pipeline?.failure != null) return true;
-        const planned = new Set(state.stages.map((s) => s.nodeId));
-        const live = new Set(candidates.map((c) => c.nodeId));
+        if (state == null || state.state !== "ready") return `the model is ${state?.state ?? "not placed"}`;
+        if (this.pipeline?.failure != null) return `its pipeline broke (${this.pipeline.failure.message})`;
+        const live = new Map(candidates.map((c) => [c.nodeId, c.name]));
+        const gone = state.stages.filter((s) => !live.has(s.nodeId));
+        if (gone.length > 0) return `${gone.map((s) => s.name).join(", ")} no longer answer`;
         const explicit = this.load?.layers != null && this.load.layers !== "auto";
-        if ([...planned].some((id) => !live.has(id))) return true;
-        return !explicit && [...live].some((id) => !planned.has(id));
+        const planned = new Set(state.stages.map((s) => s.nodeId));
+        const added = [...live].filter(([id]) => !planned.has(id) && !this.idle.has(id));
+        return !explicit && added.length > 0 ? `${added.map(([, name]) => name).join(", ")} could take part` : null;
     }
 
     async dispose(): Promise<void> {
@@ -181,7 +193,10 @@ export class ModelHost {
             this.replanWanted = false;
             // Ask the members again: a change that did not last (or a member heard again) is no reason to move stages.
             void this.options.refreshCandidates().then((candidates) => {
-                if (this.disposed || !this.planDiffers(candidates)) return;
+                // A plan in the making takes the members as they are when it asks them.
+                const reason = this.disposed || this.planning != null ? null : this.replanReason(candidates);
+                if (reason == null) return;
+                this.options.log(`planning the model again: ${reason}`);
                 if (this.state != null) this.set({ ...this.state, state: "replanning", message: "" });
                 return this.plan(() => {});
             }).catch((e: unknown) => this.options.log(`re-planning the model failed: ${(e as Error).message}`));
@@ -198,33 +213,62 @@ export class ModelHost {
     }
 
     private plan(onProgress: (p: HostProgress) => void): Promise<void> {
-        const run = (this.planning ?? Promise.resolve()).catch(() => {}).then(() => this.planNow(onProgress));
-        this.planning = run.finally(() => { if (this.planning === run) this.planning = null; });
+        const run = (this.planning ?? Promise.resolve()).then(() => this.planNow(onProgress));
+        // What others wait on never rejects (the caller of plan() gets the error).
+        const settled: Promise<void> = run.catch(() => {}).finally(() => { if (this.planning === settled) this.planning = null; });
+        this.planning = settled;
         return run;
     }
 
     private async planNow(onProgress: (p: HostProgress) => void): Promise<void> {
         const load = this.load;
         if (load == null || this.disposed) return;
+        // The old pipeline first: its stages hold memory the new plan may need.
+        await this.closePipeline();
         const candidates = await this.options.refreshCandidates();
         if (candidates.length === 0) {
             this.set({ ...this.state!, state: "failed", stages: [], message: "no member can take the model's layers now: start a node on a member" });
             throw new ModelHostError(this.state!.message);
         }
         const explicit = load.layers != null && load.layers !== "auto";
-        const peers = explicit ? candidates.slice(0, parseLayerRanges(load.layers!, load.layerTotal).length) : candidates;
-        const layers: LayerRange[] | "auto" = explicit ? parseLayerRanges(load.layers!, load.layerTotal) : "auto";
-        onProgress({ phase: this.state!.planVersion === 0 ? "planning" : "replanning", message: `placing ${load.layerTotal} layers over ${peers.map((p) => p.name).join(", ")}` });
-        await this.closePipeline();
+        let peers: HostCandidate[];
+        let layers: LayerRange[];
+        let stageGpuLayers: number[] | undefined;
+        let predicted = "";
+        if (explicit) {
+            layers = parseLayerRanges(load.layers!, load.layerTotal);
+            if (layers.length > candidates.length)
+                throw new ModelHostError(`${layers.length} layer ranges, but only ${candidates.length} member(s) answer: ${candidates.map((c) => c.name).join(", ")}`);
+            peers = candidates.slice(0, layers.length);
+        } else {
+            const stage = { contextSize: 4096, maxSequences: 4, batchSize: 512, ...load.stage };
+            let planned;
+            try {
+                planned = planOverMembers(modelShapeFromHeader(readGgufHeader(load.modelPath), path.basename(load.modelPath)), candidates, {
+                    contextSize: stage.contextSize, maxSequences: stage.maxSequences, batchSize: stage.batchSize, activationBytesPerValue: load.activations === "f16" ? 2 : 4
+                });
+            } catch (e) {
+                this.set({ ...this.state!, state: "failed", stages: [], message: (e as Error).message });
+                throw e;
+            }
+            peers = planned.order;
+            this.idle = new Set(candidates.filter((c) => !planned.order.some((p) => p.nodeId === c.nodeId)).map((c) => c.nodeId));
+            layers = planned.plan.stages.map((s) => ({ start: s.layers[0], end: s.layers[1] }));
+            stageGpuLayers = planned.plan.stages.map((s) => s.gpuLayersOption);
+            predicted = `, predicted ${planned.plan.predictedTokensPerSecond.toFixed(1)} tokens/s`;
+        }
+        onProgress({ phase: this.state!.planVersion === 0 ? "planning" : "replanning", message: `placing ${load.layerTotal} layers over ${peers.map((p) => p.name).join(", ")}${predicted}` });
         let pipeline: RemotePipeline;
+        const epoch = ++this.pipelineEpoch;
         try {
             pipeline = await connectPipeline({
                 modelPath: load.modelPath, peers: peers.map((p) => p.address), layers, cluster: this.options.cluster, dataDir: this.options.dataDir,
+                ...(stageGpuLayers != null ? { stageGpuLayers } : {}),
                 name: this.options.name, stage: { maxSequences: 4, ...load.stage }, activations: load.activations ?? "f32",
                 onEvent: (e) => {
                     if (e.type === "uploading") onProgress({ phase: "uploading", message: `sending layers ${e.layers[0]}-${e.layers[1]} to ${e.node}`, bytesDone: e.bytesDone, bytesTotal: e.bytesTotal });
                     else if (e.type === "slicing") onProgress({ phase: "slicing", message: `cutting layers ${e.layers[0]}-${e.layers[1]}`, bytesDone: e.bytesDone, bytesTotal: e.bytesTotal });
-                    else if (e.type === "failed") this.pipelineBroke(new PipelineError(e.message, e.node));
+                    else if (e.type === "failed" && epoch === this.pipelineEpoch && this.pipeline != null) this.pipelineBroke(new PipelineError(e.message, e.node));
                 }
             });
         } catch (e) {

@@ -207,6 +207,9 @@ export class ClusterRuntime {
         return [{ nodeId: this.nodeId, name: this.options.name, address: this.address }, ...others];
     }
 
+    /** A member's last GetInfo answer, or null when it has not answered lately. */
+    infoOf(nodeId: string): NodeInfo__Output | null { return this.infos.get(nodeId)?.info ?? null; }
+
     /** The member that hosts the cluster's model (from the members' last answers), or null. */
     modelHost(): { nodeId: string; client: NodeClient } | null {
         for (const [nodeId, { info }] of this.infos) {

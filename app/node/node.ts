@@ -70,6 +70,8 @@ export class HearthNode {
     private hostRef: ModelHost | null = null;
     readonly stages = new Map<string, HostedStage>();
     private readonly preparing = new Map<string, Promise<PrepareStageReply>>();
+    /** pipelines closed by their owner while a stage of theirs was still being prepared: that stage is dropped when it is ready */
+    private readonly closedWhilePreparing = new Map<string, string>();
     readonly store: StageStore;
     readonly memory: MemoryLedger;
     readonly events: EventHub<NodeState, NodeEvent>;
@@ -123,7 +125,14 @@ export class HearthNode {
         node.hostRef = new ModelHost({
             cluster: options.cluster, nodeId: node.nodeId, name: options.name, dataDir: options.dataDir,
             candidates: () => node.clusterRuntime.liveMembers(),
-            refreshCandidates: async () => { await node.clusterRuntime.refreshPeers(); return node.clusterRuntime.liveMembers(); },
+            refreshCandidates: async () => {
+                await node.clusterRuntime.refreshPeers();
+                const own = await node.info();
+                return node.clusterRuntime.liveMembers().map((m) => ({
+                    ...m, info: m.nodeId === node.nodeId ? { totalMemoryBytes: Number(own.totalMemoryBytes ?? 0), freeMemoryBytes: Number(own.freeMemoryBytes ?? 0), backend: own.backend ?? "cpu", inventoryJson: own.inventoryJson ?? "" }
+                        : node.clusterRuntime.infoOf(m.nodeId)!
+                })).filter((m) => m.info != null);
+            },
             log: (line) => node.log(line)
         });
         node.runtimeRef.view.subscribe(() => node.hostRef?.candidatesChanged());
@@ -307,11 +316,12 @@ export class HearthNode {
                 throw new NodeError(grpc.status.UNAVAILABLE, `cannot reach the next stage at ${req.nextAddress}: ${(e as Error).message}`);
             }
         }
-        if (this.disposed) {
+        if (this.disposed || this.closedWhilePreparing.get(req.pipelineId) === caller.nodeId) {
             downstream?.close();
             await stage.dispose();
             reservation.release();
-            throw new NodeError(grpc.status.UNAVAILABLE, "the node is shutting down");
+            if (this.disposed) throw new NodeError(grpc.status.UNAVAILABLE, "the node is shutting down");
+            throw new NodeError(grpc.status.CANCELLED, `pipeline ${req.pipelineId} was closed while its stage was being prepared`);
         }
         hosted = new HostedStage(stage, reservation, downstream, {
             pipelineId: req.pipelineId, stageIndex: req.stageIndex, stageCount: req.stageCount, modelSha256: req.modelSha256, stageSha256: req.stageSha256,
@@ -327,6 +337,10 @@ export class HearthNode {
     }
 
     async closePipeline(pipelineId: string, callerNodeId: string | null, reason: string): Promise<void> {
+        if (callerNodeId != null && [...this.preparing.keys()].some((k) => k.startsWith(`${pipelineId}/`))) {
+            this.closedWhilePreparing.set(pipelineId, callerNodeId);
+            setTimeout(() => this.closedWhilePreparing.delete(pipelineId), 10 * 60 * 1000).unref();
+        }
         for (const s of [...this.stages.values()]) {
             if (s.options.pipelineId !== pipelineId) continue;
             if (callerNodeId != null && s.options.ownerNodeId !== callerNodeId)

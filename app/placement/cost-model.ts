@@ -299,7 +299,7 @@ export class StageCosts {
             this.kvPrefix[l + 1] = this.kvPrefix[l]! + kv * cells;
             this.readPrefix[l + 1] = this.readPrefix[l]! + w + kv * readTokens;
         }
-        this.globals = model.globalBytes;
+        this.globals = model.globalBytes + model.stageFileOverheadBytes;
         this.input = model.inputEmbeddingBytes;
         this.head = model.outputHeadBytes;
         this.compute = computeBufferBytes(model, options);

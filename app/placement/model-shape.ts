@@ -37,6 +37,12 @@ export interface ModelShape {
     tiedOutput: boolean;
     /** every other tensor (output_norm, rope_freqs…): each stage carries a copy */
     globalBytes: number;
+    /**
+     * What every stage file carries besides its tensors: the model's metadata (the vocabulary
+     * above all) and tensor padding, counted as the model's header plus its alignment for every
+     * tensor (a bound: a stage holds fewer). Nodes count a stage's whole file. 0 for synthetic shapes.
+     */
+    stageFileOverheadBytes: number;
     /** bytes of all tensors in the file (a tied table once) */
     totalBytes: number;
     /** parameters of all tensors (a tied table once) */
@@ -119,6 +125,7 @@ export function modelShapeFromHeader(h: GgufHeader, name?: string): ModelShape {
         outputHeadBytes: Number((output ?? tokenEmbd).size),
         tiedOutput: output == null,
         globalBytes, totalBytes, parameters,
+        stageFileOverheadBytes: Number(h.dataOffset) + h.alignment * h.tensors.length,
         quantization: quantizationByFileType(fileType)?.name ?? null,
         bitsPerWeight: parameters > 0 ? (totalBytes * 8) / parameters : 0
     };
@@ -164,7 +171,7 @@ export function describeModel(spec: SyntheticModelSpec): ModelShape {
         nHeadKvByLayer: new Array<number>(spec.layers).fill(spec.kvHeads), headDimK: headDim, headDimV: headDim,
         nFf: spec.ff, nVocab: spec.vocab, layerBytes,
         inputEmbeddingBytes: tableBytes, outputHeadBytes: tableBytes, tiedOutput: spec.tied,
-        globalBytes, totalBytes, parameters,
+        globalBytes, totalBytes, parameters, stageFileOverheadBytes: 0,
         quantization: quant?.name ?? null,
         bitsPerWeight: (totalBytes * 8) / parameters
     };

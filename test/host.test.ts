@@ -1,4 +1,5 @@
-// The cluster's model: `hearth load` on one member makes it the host (the model placed over the
+// The cluster's model: `hearth plan` predicts over the live members what `hearth load` then does;
+// `hearth load` on one member makes it the host (the model placed over the
 // members it reaches, within each one's memory limit); `hearth chat` on any other member streams
 // a reply through the host's pipeline, exact; two members chatting at once both get exact replies;
 // a member that stops is planned around within 10 s, and the next chat is exact again.
@@ -83,9 +84,19 @@ test("hearth load places the model over the members within their memory limits; 
     const noModel = await hearth(["chat", "--prompt", "hi", "--data-dir", path.join(dir, "beta")]);
     assert.equal(noModel.code, 1);
     assert.match(noModel.stderr, /no member hosts a model now: load one with 'hearth load --model FILE' on a member/);
+    // hearth plan over the live members, before anything is loaded: what the load will do.
+    const planned = await hearth(["plan", "--model", model, "--context", String(CONTEXT), "--json", "--data-dir", path.join(dir, "beta")]);
+    assert.equal(planned.code, 0, `${planned.stderr}${planned.stdout}`);
+    const prediction = JSON.parse(planned.stdout) as { stages: Array<{ member: string; layers: [number, number]; memoryBytes: number }>; predictedTokensPerSecond: number };
+    assert.ok(prediction.predictedTokensPerSecond > 0);
     const load = await hearth(["load", "--model", model, "--context-size", String(CONTEXT), "--json", "--data-dir", path.join(dir, "alpha")]);
     assert.equal(load.code, 0, load.stderr);
     const plan = JSON.parse(load.stdout) as HostedModel__Output;
+    // The same layer ranges on the same members (alpha and beta are alike, so they may swap places; gamma may not).
+    assert.deepEqual(plan.stages.map((s) => [s.layerStart, s.layerEnd]), prediction.stages.map((s) => s.layers), "hearth plan said how hearth load would split the model");
+    assert.deepEqual(plan.stages.map((s) => s.name).sort(), prediction.stages.map((s) => s.member).sort());
+    assert.equal(prediction.stages.at(-1)!.member, "gamma");
+    for (const [i, s] of plan.stages.entries()) assert.ok(s.memoryBytes <= prediction.stages[i]!.memoryBytes, `layers ${s.layerStart}-${s.layerEnd}: the node reserved no more than the plan predicted`);
     assert.equal(plan.state, "ready");
     assert.equal(plan.hostName, "alpha");
     assert.deepEqual(plan.stages.map((s) => s.name).sort(), ["alpha", "beta", "gamma"], "no two members can hold the model");

@@ -537,7 +537,7 @@ describe("hearth plan", () => {
         assert.throws(() => runPlan(["--model-shape", "llama-8b-q4_k_m", "--simulate", home, "--objective", "speed"]), PlanUsageError);
         assert.throws(() => runPlan(["--model-shape", "llama-8b-q4_k_m", "--simulate", home, "--context", "0"]), /--context must be a whole number/);
         assert.throws(() => runPlan(["--model-shape", "nope", "--simulate", home]), PlanUsageError);
-        assert.throws(() => runPlan(["--model-shape", "llama-8b-q4_k_m"]), /live planning needs a running node/);
+        assert.throws(() => runPlan(["--model-shape", "llama-8b-q4_k_m"]), /planning over the members needs their figures: run .hearth plan. through a running node/);
         assert.throws(() => runPlan(["--model-shape", "llama-8b-q4_k_m", "--simulate", "/nonexistent.json"]), /cannot read the cluster file \/nonexistent\.json: no such file/);
     });
 });

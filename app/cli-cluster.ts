@@ -3,6 +3,7 @@
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { Discovery } from "./cluster/discovery.ts";
+import { formatHostPort } from "./cluster/host-port.ts";
 import { JoinRefusedError } from "./cluster/errors.ts";
 import { parseJoinCode } from "./cluster/join-code.ts";
 import { loadOrCreateNodeIdentity } from "./cluster/identity.ts";
@@ -28,9 +29,10 @@ export function requireCluster(dataDir: string): NodeCluster {
     return cluster;
 }
 
-function clientOfLocalNode(dataDir: string, cluster: NodeCluster): NodeClient {
+/** A client of this machine's running node, or an error saying to start it (`otherwise`: what else the user can do). */
+export function requireLocalNode(dataDir: string, cluster: NodeCluster, otherwise = "and try again"): NodeClient {
     const client = localNodeClient(dataDir, cluster);
-    if (client == null) throw new Error(`no Hearth node runs with data dir ${dataDir}: start it with 'hearth node' (in another terminal, or as the desktop app) and try again`);
+    if (client == null) throw new Error(`no Hearth node runs with data dir ${dataDir}: start it with 'hearth node' (in another terminal, or as the desktop app) ${otherwise}`);
     return client;
 }
 
@@ -46,7 +48,7 @@ async function findClusterNodes(nodeId: string, ms: number, interfaceAddress?: s
         while (Date.now() < deadline && !discovery.machines.some((m) => m.clusterId != null)) await new Promise((r) => setTimeout(r, 200));
         if (discovery.machines.some((m) => m.clusterId != null)) await new Promise((r) => setTimeout(r, 1000));
         return discovery.machines.filter((m) => m.clusterId != null && m.state === "discovered" && m.addresses.length > 0)
-            .map((m) => ({ address: `${m.addresses[0]!.includes(":") ? `[${m.addresses[0]}]` : m.addresses[0]}:${m.port}`, name: m.name }));
+            .map((m) => ({ address: formatHostPort({ host: m.addresses[0]!, port: m.port }), name: m.name }));
     } finally {
         await discovery.dispose();
     }
@@ -100,7 +102,7 @@ export async function cmdInvite(argv: string[]): Promise<void> {
     const { values } = parseArgs({ args: argv, options: { "data-dir": { type: "string" }, json: { type: "boolean", default: false } } });
     const dataDir = values["data-dir"] ?? defaultDataDir();
     const cluster = requireCluster(dataDir);
-    const client = clientOfLocalNode(dataDir, cluster);
+    const client = requireLocalNode(dataDir, cluster);
     try {
         const invite = await client.createInvite();
         const minutes = Math.round((invite.expiresAtMs - Date.now()) / 60000);
@@ -192,7 +194,7 @@ export async function cmdPeers(argv: string[]): Promise<void> {
     const { values } = parseArgs({ args: argv, options: { "data-dir": { type: "string" }, json: { type: "boolean", default: false }, add: { type: "string" } } });
     const dataDir = values["data-dir"] ?? defaultDataDir();
     const cluster = requireCluster(dataDir);
-    const client = clientOfLocalNode(dataDir, cluster);
+    const client = requireLocalNode(dataDir, cluster);
     try {
         const view = await new Promise<ClusterViewState>((resolve, reject) =>
             client.raw.getPeers({ addAddress: values.add ?? "" }, { deadline: Date.now() + 15000 }, (e, r) => (e ? reject(e) : resolve(JSON.parse(r!.viewJson) as ClusterViewState))));

@@ -21,6 +21,7 @@ import type { Pipeline } from "./engine/pipeline.ts";
 import { HearthNode } from "./node/node.ts";
 import { createNodeCluster, loadNodeCluster } from "./cluster/node-cluster.ts";
 import { removeLocalNodeRecord, writeLocalNodeRecord } from "./cluster/local-node.ts";
+import { formatHostPort } from "./cluster/host-port.ts";
 import { HostUsageError, cmdChat, cmdLoad } from "./cli-host.ts";
 import { PLAN_HELP, PlanUsageError, cmdPlan } from "./cli-plan.ts";
 import { PlanDoesNotFitError } from "./placement/no-fit.ts";
@@ -320,7 +321,7 @@ async function cmdNode(argv: string[]) {
         log: (line) => process.stderr.write(`${line}\n`)
     });
     const local = values.host === "0.0.0.0" || values.host === "::" ? "127.0.0.1" : values.host;
-    writeLocalNodeRecord(dataDir, { address: `${local.includes(":") ? `[${local}]` : local}:${node.port}`, advertised: node.clusterRuntime.address, pid: process.pid, nodeId: node.nodeId });
+    writeLocalNodeRecord(dataDir, { address: formatHostPort({ host: local, port: node.port }), advertised: node.clusterRuntime.address, pid: process.pid, nodeId: node.nodeId });
     const shown = values.host === "0.0.0.0" || values.host === "::" ? node.clusterRuntime.address.replace(/:\d+$/, "") : values.host;
     console.log(`hearth node '${name}' listening on ${shown}:${node.port}`);
     const removed = await new Promise<boolean>((resolve) => {

@@ -5,6 +5,7 @@
 import os from "node:os";
 import * as grpc from "@grpc/grpc-js";
 import { Discovery } from "../cluster/discovery.ts";
+import { formatHostPort } from "../cluster/host-port.ts";
 import { InviteBook, type CreatedInvite } from "../cluster/invite-book.ts";
 import { JoinRefusedError } from "../cluster/errors.ts";
 import { answerJoinRequest, createJoinChallenge, type JoinRequest } from "../cluster/join-protocol.ts";
@@ -78,7 +79,7 @@ export class ClusterRuntime {
         const { cluster } = options;
         this.invites = new InviteBook({ ...(options.inviteValidityMs != null ? { validityMs: options.inviteValidityMs } : {}) });
         const host = options.host === "0.0.0.0" || options.host === "::" ? (lanAddresses()[0] ?? "127.0.0.1") : options.host;
-        this.address = `${host.includes(":") ? `[${host}]` : host}:${options.port}`;
+        this.address = formatHostPort({ host, port: options.port });
         cluster.members.add({ nodeId: cluster.identity.nodeId, name: options.name, address: this.address });
         for (const e of cluster.members.entries()) if (e.removed) this.removedNotified.add(e.nodeId);
         this.view = new EventHub(initialClusterViewState({ nodeId: cluster.identity.nodeId, name: options.name, clusterId: cluster.membership.clusterId, version: HEARTH_VERSION, protocol: PROTOCOL_VERSION, address: this.address }), applyClusterViewEvent);
@@ -142,7 +143,7 @@ export class ClusterRuntime {
         const seen = this.discovery?.machines.find((m) => m.nodeId === nodeId && m.state === "discovered");
         if (seen == null || seen.addresses.length === 0) return null;
         const host = seen.addresses[0]!;
-        return `${host.includes(":") ? `[${host}]` : host}:${seen.port}`;
+        return formatHostPort({ host, port: seen.port });
     }
 
     /** A client of member `nodeId` (checked to be that node by its certificate), or null when its address is unknown. */

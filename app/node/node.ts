@@ -17,6 +17,7 @@ import { HEARTH_VERSION } from "../version.ts";
 import { ADMISSION_PATH_PREFIX, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, type NodeInfo, type PrepareStageReply, type PrepareStageRequest__Output } from "../protocol/proto.ts";
 import { nodeServerCredentials } from "../cluster/credentials.ts";
 import { membersOnly } from "../cluster/members-only.ts";
+import { formatHostPort } from "../cluster/host-port.ts";
 import { Inventory } from "../cluster/inventory.ts";
 import type { NodeCluster } from "../cluster/node-cluster.ts";
 import { CLUSTER_CA_CAPABILITY, ClusterRuntime } from "./cluster-runtime.ts";
@@ -108,7 +109,7 @@ export class HearthNode {
         const host = options.host ?? "0.0.0.0";
         try {
             node.port = await new Promise<number>((resolve, reject) =>
-                node.server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${options.port}`, nodeServerCredentials(options.cluster.identity, options.cluster.membership),
+                node.server.bindAsync(formatHostPort({ host, port: options.port }), nodeServerCredentials(options.cluster.identity, options.cluster.membership),
                     (e, port) => (e ? reject(e) : resolve(port))));
         } catch (e) {
             await node.inventoryRef.dispose();

@@ -5,18 +5,15 @@ import readline from "node:readline";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { defaultDataDir } from "./model/stage-cache.ts";
-import { localNodeClient } from "./cluster/local-node.ts";
 import { grpcMessage, type NodeClient } from "./protocol/node-client.ts";
 import type { ChatEvent__Output, ChatResult__Output, HostEvent__Output } from "./protocol/proto.ts";
 import { formatBytes } from "./util/format.ts";
-import { requireCluster } from "./cli-cluster.ts";
+import { requireCluster, requireLocalNode } from "./cli-cluster.ts";
 
 export class HostUsageError extends Error {}
 
 function localNode(dataDir: string): NodeClient {
-    const client = localNodeClient(dataDir, requireCluster(dataDir));
-    if (client == null) throw new Error(`no Hearth node runs with data dir ${dataDir}: start it with 'hearth node' and try again`);
-    return client;
+    return requireLocalNode(dataDir, requireCluster(dataDir));
 }
 
 function positiveInt(v: string | undefined, name: string): number {

@@ -15,8 +15,7 @@ import { PlanDoesNotFitError, planOrThrow } from "./placement/no-fit.ts";
 import { formatPlanTable } from "./placement/plan-report.ts";
 import type { Plan } from "./placement/planner.ts";
 import type { Member, PlanOptions } from "./placement/cost-model.ts";
-import { requireCluster } from "./cli-cluster.ts";
-import { localNodeClient } from "./cluster/local-node.ts";
+import { requireCluster, requireLocalNode } from "./cli-cluster.ts";
 import type { ClusterViewState } from "./cluster/cluster-view.ts";
 import { plannerMember } from "./host/live-plan.ts";
 import { defaultDataDir } from "./model/stage-cache.ts";
@@ -149,8 +148,7 @@ function dataDirOf(argv: string[]): string {
 /** Every member that answers now (this machine's node and the members it lists), with its figures. */
 async function liveCluster(dataDir: string): Promise<LiveCluster> {
     const cluster = requireCluster(dataDir);
-    const local = localNodeClient(dataDir, cluster);
-    if (local == null) throw new Error(`no Hearth node runs with data dir ${dataDir}: start it with 'hearth node', or plan over machines described in a file with --simulate`);
+    const local = requireLocalNode(dataDir, cluster, "or plan over machines described in a file with --simulate");
     let view: ClusterViewState;
     try {
         view = await local.getPeers() as ClusterViewState;

@@ -4,7 +4,6 @@
 // `hearth leave` revoke; a removed or foreign machine gets nothing; `hearth peers` shows the
 // cluster; and a generation between members puts neither its prompt nor its activations on the wire.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -23,7 +22,7 @@ import { Tokenizer } from "../app/model/tokenizer.ts";
 import { StageRuntime } from "../app/stage/runtime.ts";
 import { sliceStage } from "../app/stage/slice.ts";
 import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
-import { bin, startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
+import { runHearth, startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
 import { referenceGreedy } from "./helpers/reference.ts";
 import { captureUnavailableReason, startCapture } from "./helpers/packet-capture.ts";
 
@@ -37,16 +36,7 @@ after(async () => {
 const dataDir = (name: string) => path.join(dir, name);
 
 /** Runs a `hearth` command to its end. */
-function hearth(args: string[], timeoutMs = 60000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "", stderr = "";
-        child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
-        child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
-        const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`hearth ${args.join(" ")} did not finish: ${stderr}`)); }, timeoutMs);
-        child.once("exit", (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-    });
-}
+const hearth = (args: string[], timeoutMs = 60000) => runHearth(args, timeoutMs);
 
 async function node(name: string, extra: string[] = []): Promise<NodeProcess> {
     const n = await startNode(name, dataDir(name), ["--member-sync-ms", "1000", ...extra], { enroll: false });

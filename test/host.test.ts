@@ -4,7 +4,6 @@
 // a reply through the host's pipeline, exact; two members chatting at once both get exact replies;
 // a member that stops is planned around within 10 s, and the next chat is exact again.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -12,7 +11,7 @@ import { Tokenizer } from "../app/model/tokenizer.ts";
 import { chatPrompt } from "../app/model/chat.ts";
 import type { HostedModel__Output } from "../app/protocol/proto.ts";
 import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
-import { bin, startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
+import { runHearth, startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
 import { referenceGreedy } from "./helpers/reference.ts";
 import { memberClient } from "./helpers/test-cluster.ts";
 
@@ -41,16 +40,7 @@ after(async () => {
     fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function hearth(args: string[], timeoutMs = 120000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "", stderr = "";
-        child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
-        child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
-        const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`hearth ${args.join(" ")} did not finish: ${stderr}`)); }, timeoutMs);
-        child.once("exit", (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-    });
-}
+const hearth = (args: string[], timeoutMs = 120000) => runHearth(args, timeoutMs);
 
 async function hostedModel(): Promise<HostedModel__Output | null> {
     const c = await memberClient(nodes[0]!.address);

@@ -58,3 +58,15 @@ export async function terminateNode(n: NodeProcess): Promise<{ code: number | nu
     const r = await exited;
     return { ...r, ms: performance.now() - t0 };
 }
+
+/** Runs a `hearth` command to its end (killed, and failing, after `timeoutMs`). */
+export function runHearth(args: string[], timeoutMs = 60000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "", stderr = "";
+        child.stdout!.on("data", (d: Buffer) => { stdout += d.toString(); });
+        child.stderr!.on("data", (d: Buffer) => { stderr += d.toString(); });
+        const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`hearth ${args.join(" ")} did not finish: ${stderr}`)); }, timeoutMs);
+        child.once("exit", (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    });
+}

@@ -1,10 +1,11 @@
 // The cluster view: a pure fold of discovery snapshots, the member list, joins, inventories and
-// GetInfo answers into one list of peers (this machine first), and its table for `hearth peers`.
+// GetInfo answers into one list of peers (this machine first), with the measured links to them
+// and the model the cluster runs, and its table for `hearth peers`.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-    applyClusterViewEvent, formatPeersTable, initialClusterViewState, summarizeInventory,
-    type ClusterViewEvent, type ClusterViewState, type Peer
+    applyClusterViewEvent, clusterModelFromWire, formatPeersTable, initialClusterViewState, summarizeInventory,
+    type ClusterModel, type ClusterModelStage, type ClusterViewEvent, type ClusterViewState, type HostedModelWire, type Peer, type PeerLink
 } from "../app/cluster/cluster-view.ts";
 import type { DiscoveredMachine, DiscoveryState } from "../app/cluster/discovery-state.ts";
 import type { MachineInventory } from "../app/cluster/inventory.ts";
@@ -258,11 +259,11 @@ test("the peers table has the key figures, this machine marked", () => {
     ]);
     const table = formatPeersTable(state);
     const lines = table.split("\n");
-    assert.match(lines[0]!, /^NAME\s+STATE\s+ADDRESS\s+OS\s+BACKEND\s+MEMORY\s+SPEED$/);
-    assert.match(lines[1]!, /^studio \(this machine\)\s+member\s+—\s+linux 6\.1 x64\s+cuda\s+12\.1\/32\.0 GB free, VRAM 20\.0\/24\.0 GB\s+1\.2 ms\/layer$/);
-    assert.match(lines[2]!, /^gamer\s+lost\s+—\s+Windows 11 Pro x64\s+vulkan\s+40\.0\/64\.0 GB free, VRAM 18\.0\/20\.0 GB\s+—$/);
-    assert.match(lines[3]!, /^mini\s+member\s+10\.0\.0\.2:7420\s+macOS 14\.5 arm64\s+metal \(unified\)\s+12\.1\/32\.0 GB free\s+measuring$/);
-    assert.match(lines[4]!, /^neighbour\s+discovered, other cluster\s+10\.0\.0\.7:7420\s+—\s+—\s+—\s+—$/);
+    assert.match(lines[0]!, /^NAME\s+STATE\s+ADDRESS\s+OS\s+BACKEND\s+MEMORY\s+SPEED\s+LINK$/);
+    assert.match(lines[1]!, /^studio \(this machine\)\s+member\s+—\s+linux 6\.1 x64\s+cuda\s+12\.1\/32\.0 GB free, VRAM 20\.0\/24\.0 GB\s+1\.2 ms\/layer\s+—$/);
+    assert.match(lines[2]!, /^gamer\s+lost\s+—\s+Windows 11 Pro x64\s+vulkan\s+40\.0\/64\.0 GB free, VRAM 18\.0\/20\.0 GB\s+—\s+—$/);
+    assert.match(lines[3]!, /^mini\s+member\s+10\.0\.0\.2:7420\s+macOS 14\.5 arm64\s+metal \(unified\)\s+12\.1\/32\.0 GB free\s+measuring\s+—$/);
+    assert.match(lines[4]!, /^neighbour\s+discovered, other cluster\s+10\.0\.0\.7:7420\s+—\s+—\s+—\s+—\s+—$/);
     assert.equal(lines.length, 5);
     // Columns line up: every row's ADDRESS starts where the header's does.
     const at = lines[0]!.indexOf("ADDRESS");
@@ -295,4 +296,209 @@ test("state first, then changes, through EventHub: a subscriber's copy stays in 
     assert.deepEqual(summary(hub.state), [["studio", "member", "self"], ["mini", "member", "member"], ["new", "member", "member"]]);
     // The state is plain data.
     assert.deepEqual(JSON.parse(JSON.stringify(hub.state)), hub.state);
+});
+
+// ---- measured links ------------------------------------------------------------------------
+
+const link = (latencyMs: number, bandwidthMBs: number | null, measuredAtMs: number): PeerLink => ({ latencyMs, bandwidthMBs, measuredAtMs });
+
+test("a member's measured link: kept without a new one, replaced by a new one, the last known after a failure", { timeout: 10000 }, () => {
+    const members: ClusterViewEvent = { type: "members", members: [{ nodeId: "self", name: "studio", address: null }, { nodeId: "m1", name: "mini", address: "10.0.0.2:7420" }] };
+    let state = fold([members]);
+    assert.equal(peer(state, "m1")?.link, null);
+    const first = link(0.21, 850, 100);
+    state = fold([{ type: "reachable", nodeId: "m1", ok: true, atMs: 100, link: first }], state);
+    assert.deepEqual(peer(state, "m1")?.link, first);
+    assert.deepEqual(state.inputs.reachability.find((r) => r.nodeId === "m1")?.link, first);
+    // An answer with no link (or a null one) keeps the previous one.
+    state = fold([{ type: "reachable", nodeId: "m1", ok: true, atMs: 200 }, { type: "reachable", nodeId: "m1", ok: true, atMs: 250, link: null }], state);
+    assert.deepEqual(peer(state, "m1")?.link, first);
+    // A new measurement replaces it.
+    const second = link(0.3, null, 300);
+    state = fold([{ type: "reachable", nodeId: "m1", ok: true, atMs: 300, link: second }], state);
+    assert.deepEqual(peer(state, "m1")?.link, second);
+    // A failed call keeps the last known link (a link it comes with is not taken), while the member is lost.
+    state = fold([{ type: "reachable", nodeId: "m1", ok: false, atMs: 400, link: link(9, 1, 400) }], state);
+    assert.equal(peer(state, "m1")?.state, "lost");
+    assert.deepEqual(peer(state, "m1")?.link, second);
+    // An older answer arriving late does not bring its link.
+    assert.deepEqual(peer(fold([{ type: "reachable", nodeId: "m1", ok: true, atMs: 350, link: link(5, 5, 350) }], state), "m1")?.link, second);
+    // A joining machine has its link; this machine and machines neither members nor joining have none.
+    const others = fold([
+        discovery(machine("o1", "c2", { name: "neighbour" })),
+        { type: "joining", nodeId: "j1", name: "laptop", address: "10.0.0.5:7420" },
+        { type: "reachable", nodeId: "j1", ok: true, atMs: 10, link: link(1, 100, 10) },
+        { type: "reachable", nodeId: "o1", ok: true, atMs: 10, link: link(2, 200, 10) },
+        { type: "reachable", nodeId: "self", ok: true, atMs: 10, link: link(3, 300, 10) }
+    ], state);
+    assert.deepEqual(peer(others, "j1")?.link, link(1, 100, 10));
+    assert.equal(peer(others, "o1")?.link, null);
+    assert.equal(peer(others, "self")?.link, null);
+    // JSON-friendly.
+    assert.deepEqual(JSON.parse(JSON.stringify(others)), others);
+});
+
+test("the table's LINK column, last: latency and bandwidth, latency alone until the bandwidth is measured, — when none", { timeout: 10000 }, () => {
+    const state = fold([
+        { type: "members", members: [{ nodeId: "a", name: "alpha", address: "10.0.0.1:7420" }, { nodeId: "b", name: "beta", address: "10.0.0.2:7420" }, { nodeId: "c", name: "gamma", address: "10.0.0.3:7420" }] },
+        { type: "reachable", nodeId: "a", ok: true, atMs: 10, link: link(0.21, 850, 10) },
+        { type: "reachable", nodeId: "b", ok: true, atMs: 10, link: link(0.21, null, 10) },
+        { type: "reachable", nodeId: "c", ok: true, atMs: 10 }
+    ]);
+    const lines = formatPeersTable(state).split("\n");
+    assert.match(lines[0]!, /\s+SPEED\s+LINK$/);
+    const at = lines[0]!.indexOf("LINK");
+    assert.deepEqual(lines.slice(1).map((l) => [l.split(" ")[0], l.slice(at)]), [
+        ["studio", "—"],
+        ["alpha", "0.21 ms, 850 MB/s"],
+        ["beta", "0.21 ms"],
+        ["gamma", "—"]
+    ]);
+});
+
+// ---- the model and its plan ----------------------------------------------------------------
+
+const MB = 1024 ** 2;
+
+function stage(nodeId: string, name: string, layers: [number, number], gpuLayers: number, memoryBytes: number, predictedMsPerToken: number | null): ClusterModelStage {
+    return { nodeId, name, layers, gpuLayers, memoryBytes, predictedMsPerToken };
+}
+
+function model(extra: Partial<ClusterModel> = {}): ClusterModel {
+    return {
+        name: "tiny.gguf", modelSha256: "ab".repeat(32), hostNodeId: "a", hostName: "alpha", state: "ready", message: "", planVersion: 2,
+        plan: { stages: [stage("a", "alpha", [0, 3], 0, 120 * MB, 9.1), stage("b", "beta", [3, 6], 2, 130 * MB, 9.0)], predictedTokensPerSecond: 45.1 },
+        proposed: null,
+        ...extra
+    };
+}
+
+const alphaBeta: ClusterViewEvent = {
+    type: "members",
+    members: [{ nodeId: "a", name: "alpha", address: "10.0.0.1:7420" }, { nodeId: "b", name: "beta", address: "10.0.0.2:7420" }, { nodeId: "g", name: "gamma", address: "10.0.0.3:7420" }]
+};
+
+test("the model event sets the cluster's model and replaces it; null clears it", { timeout: 10000 }, () => {
+    const initial = initialClusterViewState(SELF);
+    assert.equal(initial.model, null);
+    assert.equal(initial.inputs.model, null);
+    const given = model();
+    const set = fold([alphaBeta, { type: "model", model: given }], initial);
+    assert.deepEqual(set.model, given);
+    assert.deepEqual(set.inputs.model, given);
+    // Kept as data: changing what was given afterwards does not change the state.
+    const copy = structuredClone(given);
+    given.plan.stages[0]!.layers[1] = 99;
+    assert.deepEqual(set.model, copy);
+    // Other events keep it.
+    assert.deepEqual(fold([{ type: "reachable", nodeId: "a", ok: true, atMs: 5 }], set).model, copy);
+    const replaced = fold([{ type: "model", model: model({ state: "replanning", planVersion: 3 }) }], set);
+    assert.deepEqual([replaced.model?.state, replaced.model?.planVersion], ["replanning", 3]);
+    const cleared = fold([{ type: "model", model: null }], replaced);
+    assert.equal(cleared.model, null);
+    assert.equal(cleared.inputs.model, null);
+    assert.deepEqual(JSON.parse(JSON.stringify(replaced)), replaced);
+});
+
+test("stage and host names follow the peers' current names; a node that is not a peer keeps the name given", { timeout: 10000 }, () => {
+    const given = model({
+        hostNodeId: "self", hostName: "old-studio",
+        plan: { stages: [stage("self", "old-studio", [0, 2], 0, MB, null), stage("b", "old-beta", [2, 4], 0, MB, null), stage("x", "stranger", [4, 6], 0, MB, null)], predictedTokensPerSecond: null },
+        proposed: { reason: "beta is back", stages: [stage("b", "old-beta", [0, 6], 0, MB, null)], predictedTokensPerSecond: null }
+    });
+    let state = fold([alphaBeta, { type: "model", model: given }]);
+    assert.deepEqual(state.model?.plan.stages.map((s) => s.name), ["studio", "beta", "stranger"]);
+    assert.deepEqual(state.model?.proposed?.stages.map((s) => s.name), ["beta"]);
+    assert.equal(state.model?.hostName, "studio");
+    // Renamed: beta announces a new name, this machine is renamed; the view follows, the inputs keep what was given.
+    state = fold([discovery(machine("b", CLUSTER, { name: "den" })), { type: "self", self: { ...SELF, name: "office" } }], state);
+    assert.deepEqual(state.model?.plan.stages.map((s) => s.name), ["office", "den", "stranger"]);
+    assert.deepEqual(state.model?.proposed?.stages.map((s) => s.name), ["den"]);
+    assert.equal(state.model?.hostName, "office");
+    assert.deepEqual(state.inputs.model, given);
+    assert.match(formatPeersTable(state), /\n {2}den\s+layers 2-4/);
+});
+
+test("the table's model section: the plan in force with its GPU layers, then a proposed one", { timeout: 10000 }, () => {
+    const state = fold([alphaBeta, {
+        type: "model",
+        model: model({
+            proposed: {
+                reason: "gamma could take part; adopted when the chats in progress end",
+                stages: [stage("a", "alpha", [0, 2], 3, 80 * MB, 6.5), stage("b", "beta", [2, 4], 2, 90 * MB, null), stage("g", "gamma", [4, 6], 0, 2.5 * 1024 * MB, 0.5)],
+                predictedTokensPerSecond: 60.2
+            }
+        })
+    }]);
+    const text = formatPeersTable(state);
+    const lines = text.split("\n");
+    const at = lines.findIndex((l) => l.startsWith("model:"));
+    assert.equal(lines[at - 1], "");
+    assert.equal(at, state.peers.length + 2);
+    assert.deepEqual(lines.slice(at), [
+        "model: tiny.gguf on alpha — ready, plan 2, predicted 45.1 tokens/s",
+        "  alpha   layers 0-3   CPU                 120.0 MB   9.1 ms/token",
+        "  beta    layers 3-6   2 of 3 on GPU       130.0 MB   9.0 ms/token",
+        "proposed (gamma could take part; adopted when the chats in progress end), predicted 60.2 tokens/s",
+        "  alpha   layers 0-2   all on GPU + head   80.0 MB    6.5 ms/token",
+        "  beta    layers 2-4   all on GPU          90.0 MB",
+        "  gamma   layers 4-6   CPU                 2.5 GB     0.50 ms/token"
+    ]);
+    // The discovery problem comes after it.
+    const problem = fold([{ type: "discovery", state: { clusterId: CLUSTER, machines: [], problem: "multicast is blocked" } }], state);
+    assert.match(formatPeersTable(problem), /0\.50 ms\/token\n\ndiscovery: multicast is blocked$/);
+    // No model: no section.
+    assert.doesNotMatch(formatPeersTable(fold([{ type: "model", model: null }], state)), /model:|layers/);
+});
+
+test("the table's model section for a failed model says why; predictions not made are left out", { timeout: 10000 }, () => {
+    const state = fold([alphaBeta, {
+        type: "model",
+        model: model({
+            state: "failed", message: "beta ran out of memory", planVersion: 1,
+            plan: { stages: [stage("a", "alpha", [0, 3], 0, 512, null), stage("b", "beta", [3, 6], 3, 2048, null)], predictedTokensPerSecond: null }
+        })
+    }]);
+    const lines = formatPeersTable(state).split("\n");
+    assert.deepEqual(lines.slice(lines.findIndex((l) => l.startsWith("model:"))), [
+        "model: tiny.gguf on alpha — failed (beta ran out of memory), plan 1",
+        "  alpha   layers 0-3   CPU          512 B",
+        "  beta    layers 3-6   all on GPU   2.0 KB"
+    ]);
+});
+
+test("clusterModelFromWire: the gRPC HostedModel as the view's model; 0 predictions are null, an unknown state is failed", { timeout: 10000 }, () => {
+    assert.equal(clusterModelFromWire(null), null);
+    const wireStage = (nodeId: string, layerStart: number, layerEnd: number, gpuLayers: number, predictedMsPerToken: number) =>
+        ({ nodeId, name: nodeId.toUpperCase(), layerStart, layerEnd, memoryBytes: 1000 * layerEnd, gpuLayers, predictedMsPerToken });
+    const wire: HostedModelWire = {
+        name: "tiny.gguf", modelSha256: "cd".repeat(32), hostNodeId: "a", hostName: "alpha", state: "replanning", message: "waiting for 1 chat", planVersion: 4,
+        predictedTokensPerSecond: 45.1,
+        stages: [wireStage("a", 0, 3, 0, 9.1), wireStage("b", 3, 6, 4, 0)],
+        proposed: { reason: "gamma could take part", predictedTokensPerSecond: 0, stages: [wireStage("g", 0, 6, 2, 3.5)] }
+    };
+    const expected: ClusterModel = {
+        name: "tiny.gguf", modelSha256: "cd".repeat(32), hostNodeId: "a", hostName: "alpha", state: "replanning", message: "waiting for 1 chat", planVersion: 4,
+        plan: {
+            stages: [
+                { nodeId: "a", name: "A", layers: [0, 3], gpuLayers: 0, memoryBytes: 3000, predictedMsPerToken: 9.1 },
+                { nodeId: "b", name: "B", layers: [3, 6], gpuLayers: 4, memoryBytes: 6000, predictedMsPerToken: null }
+            ],
+            predictedTokensPerSecond: 45.1
+        },
+        proposed: {
+            reason: "gamma could take part",
+            stages: [{ nodeId: "g", name: "G", layers: [0, 6], gpuLayers: 2, memoryBytes: 6000, predictedMsPerToken: 3.5 }],
+            predictedTokensPerSecond: null
+        }
+    };
+    assert.deepEqual(clusterModelFromWire(wire), expected);
+    for (const state of ["loading", "ready", "failed"] as const) assert.equal(clusterModelFromWire({ ...wire, state })?.state, state);
+    // An unknown state: failed, with the message kept; no proposed plan: null; no predictions: null.
+    const odd = clusterModelFromWire({ ...wire, state: "melting", message: "it is hot", proposed: null, predictedTokensPerSecond: 0 });
+    assert.deepEqual([odd?.state, odd?.message, odd?.proposed, odd?.plan.predictedTokensPerSecond], ["failed", "it is hot", null, null]);
+    // It goes into the view as it is.
+    const state = fold([alphaBeta, { type: "model", model: clusterModelFromWire(wire) }]);
+    assert.deepEqual(state.inputs.model, expected);
+    assert.deepEqual(state.model?.plan.stages.map((s) => s.name), ["alpha", "beta"]);
 });

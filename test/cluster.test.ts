@@ -81,6 +81,7 @@ async function everyMethod(client: NodeClient): Promise<Record<string, grpc.stat
     return {
         GetInfo: await code(client.getInfo(5000)),
         Health: await code(client.health(5000)),
+        Probe: await code(client.probe(new Uint8Array(16), 5000)),
         SyncMembers: await code(client.syncMembers([], 5000)),
         RemoveMember: await code(client.removeMember("0".repeat(32), 5000)),
         CreateInvite: await code(client.createInvite(5000)),

@@ -18,6 +18,11 @@
 //   or joined through another member and not synced here yet) is "discovered" with relation
 //   "member", never "joining": this node cannot tell which, and "joining" only reports joins it
 //   sees. A machine that is neither listed nor discovered nor joining is not shown.
+//
+// Each member's (and joining machine's) latest measured link from this node comes with its
+// `reachable` events and is kept while it is known (the last known while it is lost). The model
+// the cluster runs, and the plan it runs on, comes with `model` events; its stage names follow the
+// peers' current names.
 import type { DiscoveredMachine, DiscoveryRelation, DiscoveryState } from "./discovery-state.ts";
 import { relationOf } from "./discovery-state.ts";
 import { formatHostPort } from "./host-port.ts";
@@ -91,6 +96,83 @@ export interface Peer {
     /** Date.now() it was last heard from (discovery, or a GetInfo answer); null when never */
     lastSeenMs: number | null;
     source: PeerSource;
+    /** this node's latest measured link to it (the last known while it is lost); null for this machine, for machines neither members nor joining, and until measured */
+    link: PeerLink | null;
+}
+
+/** This node's measured link to a member. */
+export interface PeerLink {
+    /** one way: half the median round trip of a small call */
+    latencyMs: number;
+    /** 10^6 bytes per second towards it; null until measured */
+    bandwidthMBs: number | null;
+    /** Date.now() of the latest measurement */
+    measuredAtMs: number;
+}
+
+export type ClusterModelState = "loading" | "ready" | "replanning" | "failed";
+
+/** One stage of a plan: a run of layers on one machine. */
+export interface ClusterModelStage {
+    nodeId: string;
+    name: string;
+    /** [start, end) */
+    layers: [number, number];
+    /** the stage's n_gpu_layers (0: all on the CPU; more than its layers: the output head too) */
+    gpuLayers: number;
+    memoryBytes: number;
+    /** null when not predicted (layers given by hand) */
+    predictedMsPerToken: number | null;
+}
+
+export interface ClusterModelPlan {
+    stages: ClusterModelStage[];
+    /** one chat; null when not predicted */
+    predictedTokensPerSecond: number | null;
+}
+
+/** The model the cluster runs, where, and on which plan. */
+export interface ClusterModel {
+    name: string;
+    modelSha256: string;
+    hostNodeId: string;
+    hostName: string;
+    state: ClusterModelState;
+    /** why it failed or what it waits for; "" when nothing */
+    message: string;
+    planVersion: number;
+    /** the plan in force */
+    plan: ClusterModelPlan;
+    /** a new plan waiting for the chats in progress to end; null when none */
+    proposed: (ClusterModelPlan & { reason: string }) | null;
+}
+
+/** A stage as the gRPC PlannedStage message carries it (structural: no generated code imported here). */
+export interface PlannedStageWire {
+    nodeId: string;
+    name: string;
+    layerStart: number;
+    layerEnd: number;
+    memoryBytes: number;
+    gpuLayers: number;
+    /** 0: not predicted */
+    predictedMsPerToken: number;
+}
+
+/** The gRPC HostedModel message (structural: no generated code imported here). */
+export interface HostedModelWire {
+    name: string;
+    modelSha256: string;
+    hostNodeId: string;
+    hostName: string;
+    /** a ClusterModelState; anything else is taken as "failed" */
+    state: string;
+    message: string;
+    planVersion: number;
+    /** 0: not predicted */
+    predictedTokensPerSecond: number;
+    stages: PlannedStageWire[];
+    proposed: { reason: string; predictedTokensPerSecond: number; stages: PlannedStageWire[] } | null;
 }
 
 export interface ClusterViewSelf {
@@ -120,6 +202,8 @@ export interface ClusterReachability {
     lastOkMs: number | null;
     /** the address it last answered on; null when not given or never */
     address: string | null;
+    /** the latest measured link to it; null when never measured */
+    link: PeerLink | null;
 }
 
 /** What the peers are folded from: kept so that each event can recompute them. JSON-friendly. */
@@ -129,6 +213,8 @@ export interface ClusterViewInputs {
     joining: ClusterJoining[];
     inventories: { nodeId: string; inventory: PeerInventory | null }[];
     reachability: ClusterReachability[];
+    /** the model as the latest `model` event gave it (names as given) */
+    model: ClusterModel | null;
 }
 
 export interface ClusterViewState {
@@ -137,6 +223,8 @@ export interface ClusterViewState {
     peers: Peer[];
     /** why discovery is not working (from the latest discovery snapshot), or null */
     discoveryProblem: string | null;
+    /** the model the cluster runs, its stage and host names those of the peers now; null when none */
+    model: ClusterModel | null;
     inputs: ClusterViewInputs;
 }
 
@@ -152,15 +240,20 @@ export type ClusterViewEvent =
     | { type: "joinFailed"; nodeId: string }
     /** the latest inventory fetched from a machine (this one's included); null when it could not be had */
     | { type: "inventory"; nodeId: string; inventory: MachineInventory | null }
-    /** a GetInfo call by address answered (ok) or failed; `address` is the host:port it was made to */
-    | { type: "reachable"; nodeId: string; ok: boolean; atMs: number; address?: string | null }
+    /**
+     * a GetInfo call by address answered (ok) or failed; `address` is the host:port it was made to;
+     * `link` a new measurement of the link to it (none, or null: the previous one stays; ignored when not ok)
+     */
+    | { type: "reachable"; nodeId: string; ok: boolean; atMs: number; address?: string | null; link?: PeerLink | null }
+    /** the model the cluster runs (null: none): replaces the previous one */
+    | { type: "model"; model: ClusterModel | null }
     /** this node's own facts changed (it joined or left a cluster, was renamed) */
     | { type: "self"; self: ClusterViewSelfInput };
 
 export function initialClusterViewState(self: ClusterViewSelfInput): ClusterViewState {
-    const inputs: ClusterViewInputs = { discovery: [], members: [], joining: [], inventories: [], reachability: [] };
+    const inputs: ClusterViewInputs = { discovery: [], members: [], joining: [], inventories: [], reachability: [], model: null };
     const normalized = normalizeSelf(self);
-    return { self: normalized, peers: computePeers(normalized, inputs), discoveryProblem: null, inputs };
+    return { self: normalized, peers: computePeers(normalized, inputs), discoveryProblem: null, model: null, inputs };
 }
 
 /** The state after `event` (pure). */
@@ -199,13 +292,16 @@ export function applyClusterViewEvent(state: ClusterViewState, event: ClusterVie
             if (previous !== undefined && event.atMs < previous.atMs) return state; // an older answer than the one we have
             const address = event.ok ? (event.address ?? previous?.address ?? null) : (previous?.address ?? null);
             const lastOkMs = event.ok ? event.atMs : (previous?.lastOkMs ?? null);
-            const reach: ClusterReachability = { nodeId: event.nodeId, ok: event.ok, atMs: event.atMs, lastOkMs, address };
+            const link = event.ok && event.link != null ? { ...event.link } : (previous?.link ?? null);
+            const reach: ClusterReachability = { nodeId: event.nodeId, ok: event.ok, atMs: event.atMs, lastOkMs, address, link };
             return rebuild(state, { ...inputs, reachability: [...inputs.reachability.filter((r) => r.nodeId !== event.nodeId), reach] });
         }
         case "self": {
             const self = normalizeSelf(event.self);
             return rebuild({ ...state, self }, prune(self, inputs));
         }
+        case "model":
+            return rebuild(state, { ...inputs, model: event.model === null ? null : copyModel(event.model) });
         default:
             return state;
     }
@@ -230,9 +326,30 @@ export function summarizeInventory(inv: MachineInventory): PeerInventory {
     };
 }
 
-/** The view as a plain text table for the CLI (pure): NAME, STATE, ADDRESS, OS, BACKEND, MEMORY, SPEED. */
+/** The model as the gRPC HostedModel message gives it (pure): 0 predictions are null, an unknown state is "failed". */
+export function clusterModelFromWire(hosted: HostedModelWire | null): ClusterModel | null {
+    if (hosted === null) return null;
+    return {
+        name: hosted.name,
+        modelSha256: hosted.modelSha256,
+        hostNodeId: hosted.hostNodeId,
+        hostName: hosted.hostName,
+        state: MODEL_STATES.includes(hosted.state as ClusterModelState) ? hosted.state as ClusterModelState : "failed",
+        message: hosted.message,
+        planVersion: hosted.planVersion,
+        plan: planFromWire(hosted.stages, hosted.predictedTokensPerSecond),
+        proposed: hosted.proposed === null || hosted.proposed === undefined ? null
+            : { ...planFromWire(hosted.proposed.stages, hosted.proposed.predictedTokensPerSecond), reason: hosted.proposed.reason }
+    };
+}
+
+/**
+ * The view as plain text for the CLI (pure): a table of NAME, STATE, ADDRESS, OS, BACKEND, MEMORY,
+ * SPEED, LINK; then the model and its plan (and a proposed one), when the cluster runs one; then
+ * why discovery is not working, when it is not.
+ */
 export function formatPeersTable(state: ClusterViewState): string {
-    const header = ["NAME", "STATE", "ADDRESS", "OS", "BACKEND", "MEMORY", "SPEED"];
+    const header = ["NAME", "STATE", "ADDRESS", "OS", "BACKEND", "MEMORY", "SPEED", "LINK"];
     const rows = state.peers.map((p) => [
         p.relation === "self" ? `${p.name} (this machine)` : p.name,
         stateText(p),
@@ -240,11 +357,14 @@ export function formatPeersTable(state: ClusterViewState): string {
         p.inventory?.os ?? "—",
         p.inventory === null ? "—" : p.inventory.backend + (p.inventory.unified ? " (unified)" : ""),
         p.inventory === null ? "—" : memoryText(p.inventory),
-        p.inventory === null ? "—" : speedText(p.inventory.speed)
+        p.inventory === null ? "—" : speedText(p.inventory.speed),
+        linkText(p.link ?? null)
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
     const lines = [line(header), ...rows.map(line)];
+    // A view from an older node has no model field: none.
+    if (state.model != null) lines.push("", ...modelLines(state.model));
     if (state.discoveryProblem !== null) lines.push("", `discovery: ${state.discoveryProblem}`);
     return lines.join("\n");
 }
@@ -259,7 +379,8 @@ function normalizeSelf(self: ClusterViewSelfInput): ClusterViewSelf {
 }
 
 function rebuild(state: ClusterViewState, inputs: ClusterViewInputs): ClusterViewState {
-    return { ...state, inputs, peers: computePeers(state.self, inputs) };
+    const peers = computePeers(state.self, inputs);
+    return { ...state, inputs, peers, model: namedModel(inputs.model, peers) };
 }
 
 /** Drops inventories and reachability of machines the view no longer knows at all (bounded state). */
@@ -289,7 +410,8 @@ function computePeers(self: ClusterViewSelf, inputs: ClusterViewInputs): Peer[] 
         protocol: self.protocol,
         inventory: inventories.get(self.nodeId) ?? null,
         lastSeenMs: null,
-        source: "self"
+        source: "self",
+        link: null
     };
 
     const listed: Peer[] = [];
@@ -329,7 +451,8 @@ function computePeers(self: ClusterViewSelf, inputs: ClusterViewInputs): Peer[] 
             protocol: machine !== undefined && machine.protocol > 0 ? machine.protocol : null,
             inventory: inventories.get(nodeId) ?? null,
             lastSeenMs: seen.length > 0 ? Math.max(...seen) : null,
-            source: machine?.source ?? "members"
+            source: machine?.source ?? "members",
+            link: r?.link ?? null
         };
         (member !== undefined ? listed : others).push(peer);
     }
@@ -347,6 +470,44 @@ function addressesOf(candidates: (string | null | undefined)[]): { address: stri
 
 function byName(a: Peer, b: Peer): number {
     return a.name.localeCompare(b.name) || a.nodeId.localeCompare(b.nodeId);
+}
+
+// ---- model ---------------------------------------------------------------------------------
+
+const MODEL_STATES: readonly ClusterModelState[] = ["loading", "ready", "replanning", "failed"];
+
+function copyStage(stage: ClusterModelStage): ClusterModelStage {
+    return { ...stage, layers: [stage.layers[0], stage.layers[1]] };
+}
+
+function copyModel(model: ClusterModel): ClusterModel {
+    return {
+        ...model,
+        plan: { ...model.plan, stages: model.plan.stages.map(copyStage) },
+        proposed: model.proposed === null ? null : { ...model.proposed, stages: model.proposed.stages.map(copyStage) }
+    };
+}
+
+/** The model with the host's and the stages' names those the peers have now (a renamed machine shows its new name). */
+function namedModel(model: ClusterModel | null, peers: Peer[]): ClusterModel | null {
+    if (model === null) return null;
+    const names = new Map(peers.map((p) => [p.nodeId, p.name]));
+    const named = copyModel(model);
+    for (const stage of [...named.plan.stages, ...(named.proposed?.stages ?? [])]) stage.name = names.get(stage.nodeId) ?? stage.name;
+    named.hostName = names.get(named.hostNodeId) ?? named.hostName;
+    return named;
+}
+
+const predicted = (n: number): number | null => (n > 0 ? n : null);
+
+function planFromWire(stages: PlannedStageWire[], predictedTokensPerSecond: number): ClusterModelPlan {
+    return {
+        stages: stages.map((s) => ({
+            nodeId: s.nodeId, name: s.name, layers: [s.layerStart, s.layerEnd], gpuLayers: s.gpuLayers,
+            memoryBytes: s.memoryBytes, predictedMsPerToken: predicted(s.predictedMsPerToken)
+        })),
+        predictedTokensPerSecond: predicted(predictedTokensPerSecond)
+    };
 }
 
 // ---- inventory summary ---------------------------------------------------------------------
@@ -394,13 +555,24 @@ function stateText(p: Peer): string {
 
 const UNITS = ["B", "KB", "MB", "GB", "TB"];
 
-/** "12.1/32.0 GB": both in the unit of the total (binary units, as formatBytes). */
-function freeOfTotal(free: number, total: number): string {
+/** The binary unit `bytes` is best shown in: its index in UNITS, its size, and the digits to show. */
+function unitOf(bytes: number): { unit: string; scale: number; digits: number } {
     let u = 0;
     let scale = 1;
-    while (total / scale >= 1024 && u < UNITS.length - 1) { scale *= 1024; u++; }
-    const digits = u === 0 ? 0 : 1;
-    return `${(free / scale).toFixed(digits)}/${(total / scale).toFixed(digits)} ${UNITS[u]}`;
+    while (bytes / scale >= 1024 && u < UNITS.length - 1) { scale *= 1024; u++; }
+    return { unit: UNITS[u]!, scale, digits: u === 0 ? 0 : 1 };
+}
+
+/** "12.1/32.0 GB": both in the unit of the total (binary units, as formatBytes). */
+function freeOfTotal(free: number, total: number): string {
+    const { unit, scale, digits } = unitOf(total);
+    return `${(free / scale).toFixed(digits)}/${(total / scale).toFixed(digits)} ${unit}`;
+}
+
+/** "120.0 MB" (binary units, as freeOfTotal). */
+function bytesText(bytes: number): string {
+    const { unit, scale, digits } = unitOf(bytes);
+    return `${(bytes / scale).toFixed(digits)} ${unit}`;
 }
 
 function memoryText(inv: PeerInventory): string {
@@ -408,13 +580,54 @@ function memoryText(inv: PeerInventory): string {
     return !inv.unified && inv.vramTotalBytes > 0 ? `${ram}, VRAM ${freeOfTotal(inv.vramFreeBytes, inv.vramTotalBytes)}` : ram;
 }
 
-function msText(ms: number): string {
-    return ms >= 10 ? ms.toFixed(0) : ms >= 1 ? ms.toFixed(1) : ms.toFixed(2);
+/** A figure with about two significant digits, more when large: "12", "1.2", "0.12". */
+function figureText(n: number): string {
+    return n >= 10 ? n.toFixed(0) : n >= 1 ? n.toFixed(1) : n.toFixed(2);
 }
 
 function speedText(speed: PeerSpeed): string {
     if (speed.status === "measuring") return "measuring";
     if (speed.status === "failed") return "failed";
     if (speed.decodeMsPerLayer === null) return "—";
-    return `${msText(speed.decodeMsPerLayer)} ms/layer`;
+    return `${figureText(speed.decodeMsPerLayer)} ms/layer`;
+}
+
+/** "0.21 ms, 850 MB/s"; "0.21 ms" until the bandwidth is measured; "—" when never measured. */
+function linkText(link: PeerLink | null): string {
+    if (link === null) return "—";
+    const latency = `${figureText(link.latencyMs)} ms`;
+    return link.bandwidthMBs === null ? latency : `${latency}, ${figureText(link.bandwidthMBs)} MB/s`;
+}
+
+/** "CPU", "2 of 3 on GPU", "all on GPU", "all on GPU + head". */
+function gpuText(stage: ClusterModelStage): string {
+    const layers = stage.layers[1] - stage.layers[0];
+    if (stage.gpuLayers <= 0) return "CPU";
+    if (stage.gpuLayers < layers) return `${stage.gpuLayers} of ${layers} on GPU`;
+    return stage.gpuLayers > layers ? "all on GPU + head" : "all on GPU";
+}
+
+const tokensPerSecondText = (plan: ClusterModelPlan): string =>
+    plan.predictedTokensPerSecond === null ? "" : `, predicted ${plan.predictedTokensPerSecond.toFixed(1)} tokens/s`;
+
+/** The model's section under the table: a headline and its stages, then the proposed plan's, columns lined up across both. */
+function modelLines(model: ClusterModel): string[] {
+    const cells = (stage: ClusterModelStage) => [
+        stage.name,
+        `layers ${stage.layers[0]}-${stage.layers[1]}`,
+        gpuText(stage),
+        bytesText(stage.memoryBytes),
+        stage.predictedMsPerToken === null ? "" : `${figureText(stage.predictedMsPerToken)} ms/token`
+    ];
+    const rows = [...model.plan.stages, ...(model.proposed?.stages ?? [])].map(cells);
+    const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    const stageLine = (stage: ClusterModelStage) =>
+        ("  " + cells(stage).map((c, i) => (i === widths.length - 1 ? c : c.padEnd(widths[i]!))).join("   ")).trimEnd();
+    const why = model.message === "" ? "" : ` (${model.message})`;
+    const lines = [`model: ${model.name} on ${model.hostName} — ${model.state}${why}, plan ${model.planVersion}${tokensPerSecondText(model.plan)}`, ...model.plan.stages.map(stageLine)];
+    if (model.proposed !== null) {
+        const reason = model.proposed.reason === "" ? "" : ` (${model.proposed.reason})`;
+        lines.push(`proposed${reason}${tokensPerSecondText(model.proposed)}`, ...model.proposed.stages.map(stageLine));
+    }
+    return lines;
 }

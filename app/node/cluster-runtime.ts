@@ -8,11 +8,12 @@ import { Discovery } from "../cluster/discovery.ts";
 import { formatHostPort } from "../cluster/host-port.ts";
 import { InviteBook, type CreatedInvite } from "../cluster/invite-book.ts";
 import { JoinRefusedError } from "../cluster/errors.ts";
+import { LinkMeter, PROBE_BYTES, bandwidthFromTimes, type LinkFigures } from "../cluster/link-meter.ts";
 import { answerJoinRequest, createJoinChallenge, type JoinRequest } from "../cluster/join-protocol.ts";
 import type { Inventory, MachineInventory } from "../cluster/inventory.ts";
 import type { MemberEntry } from "../cluster/member-list.ts";
 import type { NodeCluster } from "../cluster/node-cluster.ts";
-import { applyClusterViewEvent, initialClusterViewState, type ClusterViewEvent, type ClusterViewState } from "../cluster/cluster-view.ts";
+import { applyClusterViewEvent, clusterModelFromWire, initialClusterViewState, type ClusterViewEvent, type ClusterViewState, type HostedModelWire } from "../cluster/cluster-view.ts";
 import { certificateInfo } from "../cluster/certificate-info.ts";
 import { JOIN_REFUSAL_METADATA, hello } from "../protocol/admission-client.ts";
 import { NodeClient } from "../protocol/node-client.ts";
@@ -74,6 +75,11 @@ export class ClusterRuntime {
     private wrongCodes = 0;
     private disposed = false;
     private removedNotified = new Set<string>();
+    private readonly linkMeter = new LinkMeter();
+    private measuringBandwidth = false;
+    /** the model this node hosts (as NodeInfo carries it), and the model last shown in the view (JSON) */
+    private ownModel: HostedModelWire | null = null;
+    private shownModel = "null";
 
     constructor(private readonly options: ClusterRuntimeOptions) {
         const { cluster } = options;
@@ -119,6 +125,7 @@ export class ClusterRuntime {
             this.removedNotified.add(e.nodeId);
             const client = this.clients.get(e.nodeId);
             this.clients.delete(e.nodeId);
+            this.linkMeter.forget(e.nodeId);
             client?.close();
             this.options.log(e.nodeId === this.nodeId ? "this node was removed from the cluster" : `node '${e.name || e.nodeId}' was removed from the cluster`);
             this.options.onRemoved(e.nodeId);
@@ -179,16 +186,24 @@ export class ClusterRuntime {
         }));
     }
 
-    /** Asks every member for its inventory; one that answers is reachable, one that fails is not. */
+    /** Asks every member for its inventory; one that answers is reachable, one that fails is not. Times a small call to each (the link's latency) and measures one stale link's bandwidth. */
     async refreshPeers(): Promise<void> {
+        const answered: string[] = [];
         await Promise.all(this.members.list().filter((m) => m.nodeId !== this.nodeId).map(async (m) => {
             const client = this.clientOf(m.nodeId);
             if (client == null) return;
             try {
                 const info = await client.getInfo(3000);
                 if (this.disposed) return;
+                // Three round trips each time: the median of the latest few leaves out a slow one (a busy moment, a reconnect).
+                for (let i = 0; i < 3; i++) {
+                    const t0 = performance.now();
+                    await client.probe(new Uint8Array(0), 3000);
+                    this.linkMeter.addRoundTrip(m.nodeId, performance.now() - t0, Date.now());
+                }
+                answered.push(m.nodeId);
                 this.infos.set(m.nodeId, { info, atMs: Date.now() });
-                this.view.emit({ type: "reachable", nodeId: m.nodeId, ok: true, atMs: Date.now(), address: client.address });
+                this.view.emit({ type: "reachable", nodeId: m.nodeId, ok: true, atMs: Date.now(), address: client.address, link: this.linkMeter.linkTo(m.nodeId) });
                 const inventory = info.inventoryJson === "" ? null : JSON.parse(info.inventoryJson) as MachineInventory;
                 this.view.emit({ type: "inventory", nodeId: m.nodeId, inventory });
             } catch {
@@ -196,6 +211,59 @@ export class ClusterRuntime {
                 if (!this.disposed) this.view.emit({ type: "reachable", nodeId: m.nodeId, ok: false, atMs: Date.now() });
             }
         }));
+        this.showModel();
+        // One bandwidth measurement at a time (measured together, links would share the machine's uplink).
+        const stale = answered.find((id) => this.linkMeter.needsBandwidth(id, Date.now()));
+        if (stale != null && !this.measuringBandwidth && !this.disposed) {
+            this.measuringBandwidth = true;
+            try { await this.measureBandwidth(stale); } finally { this.measuringBandwidth = false; }
+        }
+    }
+
+    /** Times a 1 MiB payload against an empty one to `nodeId` (the best of three each). */
+    private async measureBandwidth(nodeId: string): Promise<void> {
+        const client = this.clientOf(nodeId);
+        if (client == null) return;
+        const payload = new Uint8Array(PROBE_BYTES);
+        const best = async (bytes: Uint8Array) => {
+            let min = Infinity;
+            for (let i = 0; i < 3; i++) {
+                const t0 = performance.now();
+                await client.probe(bytes, 10000);
+                min = Math.min(min, performance.now() - t0);
+            }
+            return min;
+        };
+        try {
+            const small = await best(new Uint8Array(0));
+            const large = await best(payload);
+            this.linkMeter.setBandwidth(nodeId, bandwidthFromTimes(PROBE_BYTES, large, small), Date.now());
+            if (!this.disposed) this.view.emit({ type: "reachable", nodeId, ok: true, atMs: Date.now(), address: client.address, link: this.linkMeter.linkTo(nodeId) });
+        } catch {
+            // Unreachable now: the next round tries again.
+        }
+    }
+
+    /** The model this node hosts changed (or it stopped hosting one). */
+    ownModelChanged(model: HostedModelWire | null): void {
+        this.ownModel = model;
+        this.showModel();
+    }
+
+    /** Shows the cluster's model in the view: this node's, else the one a member that answers hosts. */
+    private showModel(): void {
+        if (this.disposed) return;
+        const host = this.modelHost();
+        const wire = this.ownModel ?? (host == null ? null : (this.infos.get(host.nodeId)?.info.hostedModel as HostedModelWire | null | undefined) ?? null);
+        const json = JSON.stringify(wire);
+        if (json === this.shownModel) return;
+        this.shownModel = json;
+        this.view.emit({ type: "model", model: clusterModelFromWire(wire) });
+    }
+
+    /** This node's measured links to the members (NodeInfo.links). */
+    links(): LinkFigures[] {
+        return this.linkMeter.links().filter((l) => this.members.isMember(l.nodeId));
     }
 
     /** The members that answer now (this node first), with where to reach them: where a model's stages can go. */

@@ -3,6 +3,7 @@
 // decision is made by the node, its cluster runtime and its hosted stages.
 import * as grpc from "@grpc/grpc-js";
 import { callerNodeId } from "../cluster/caller-node-id.ts";
+import { MAX_PROBE_BYTES } from "../cluster/link-meter.ts";
 import {
     InvalidMessage, guardedServiceDefinition,
     type AttachRequest__Output, type ForwardMessage__Output, type JoinMessage, type JoinMessage__Output, type MemberList__Output, type PrepareStageReply, type PrepareStageRequest__Output,
@@ -74,6 +75,10 @@ export class NodeService {
         const handlers: grpc.UntypedServiceImplementation = {
             getInfo: this.unary("GetInfo", () => node.info()),
             health: this.unary("Health", () => ({ serving: true, uptimeS: node.uptimeSeconds })),
+            probe: this.unary<{ payload: Buffer }, unknown>("Probe", (req) => {
+                if (req.payload.length > MAX_PROBE_BYTES) throw new NodeError(grpc.status.INVALID_ARGUMENT, `a probe carries at most ${MAX_PROBE_BYTES} bytes (got ${req.payload.length})`);
+                return { receivedBytes: req.payload.length };
+            }),
             syncMembers: this.unary<MemberList__Output, unknown>("SyncMembers", (req) => memberEntriesToWire(node.clusterRuntime.syncMembers(memberEntriesFromWire(req)))),
             removeMember: this.unary<{ nodeId: string }, unknown>("RemoveMember", (req, caller) => memberEntriesToWire(node.clusterRuntime.removeMember(caller.nodeId, req.nodeId))),
             createInvite: this.unary<unknown, unknown>("CreateInvite", async (_req, caller) => {

@@ -99,6 +99,8 @@ export class NodeClient {
 
     getInfo(timeoutMs = 10000) { return this.unary<NodeInfo__Output>((md, o, cb) => this.raw.getInfo({}, md, o, cb), timeoutMs); }
     health(timeoutMs = 5000) { return this.unary<{ serving: boolean }>((md, o, cb) => this.raw.health({}, md, o, cb), timeoutMs); }
+    /** Sends `payload` and waits for the reply: one timed round trip of the link. */
+    probe(payload: Uint8Array, timeoutMs = 10000) { return this.unary<{ receivedBytes: number }>((md, o, cb) => this.raw.probe({ payload }, md, o, cb), timeoutMs); }
     prepareStage(req: PrepareStageRequest, timeoutMs = 600000) { return this.unary<PrepareStageReply__Output>((md, o, cb) => this.raw.prepareStage(req, md, o, cb), timeoutMs); }
     closePipeline(pipelineId: string, timeoutMs = 10000) { return this.unary<object>((md, o, cb) => this.raw.closePipeline({ pipelineId }, md, o, cb), timeoutMs); }
     async syncMembers(entries: readonly MemberEntry[], timeoutMs = 10000): Promise<MemberEntry[]> {

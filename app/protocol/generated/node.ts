@@ -28,6 +28,7 @@ import type { JoinChallenge as _hearth_v1_JoinChallenge, JoinChallenge__Output a
 import type { JoinMessage as _hearth_v1_JoinMessage, JoinMessage__Output as _hearth_v1_JoinMessage__Output } from './hearth/v1/JoinMessage.ts';
 import type { JoinRequestMessage as _hearth_v1_JoinRequestMessage, JoinRequestMessage__Output as _hearth_v1_JoinRequestMessage__Output } from './hearth/v1/JoinRequestMessage.ts';
 import type { LayerRange as _hearth_v1_LayerRange, LayerRange__Output as _hearth_v1_LayerRange__Output } from './hearth/v1/LayerRange.ts';
+import type { LinkMeasurement as _hearth_v1_LinkMeasurement, LinkMeasurement__Output as _hearth_v1_LinkMeasurement__Output } from './hearth/v1/LinkMeasurement.ts';
 import type { LinkStatus as _hearth_v1_LinkStatus, LinkStatus__Output as _hearth_v1_LinkStatus__Output } from './hearth/v1/LinkStatus.ts';
 import type { LoadModelRequest as _hearth_v1_LoadModelRequest, LoadModelRequest__Output as _hearth_v1_LoadModelRequest__Output } from './hearth/v1/LoadModelRequest.ts';
 import type { MemberEntry as _hearth_v1_MemberEntry, MemberEntry__Output as _hearth_v1_MemberEntry__Output } from './hearth/v1/MemberEntry.ts';
@@ -40,6 +41,9 @@ import type { PipelineEvent as _hearth_v1_PipelineEvent, PipelineEvent__Output a
 import type { PlannedStage as _hearth_v1_PlannedStage, PlannedStage__Output as _hearth_v1_PlannedStage__Output } from './hearth/v1/PlannedStage.ts';
 import type { PrepareStageReply as _hearth_v1_PrepareStageReply, PrepareStageReply__Output as _hearth_v1_PrepareStageReply__Output } from './hearth/v1/PrepareStageReply.ts';
 import type { PrepareStageRequest as _hearth_v1_PrepareStageRequest, PrepareStageRequest__Output as _hearth_v1_PrepareStageRequest__Output } from './hearth/v1/PrepareStageRequest.ts';
+import type { ProbeReply as _hearth_v1_ProbeReply, ProbeReply__Output as _hearth_v1_ProbeReply__Output } from './hearth/v1/ProbeReply.ts';
+import type { ProbeRequest as _hearth_v1_ProbeRequest, ProbeRequest__Output as _hearth_v1_ProbeRequest__Output } from './hearth/v1/ProbeRequest.ts';
+import type { ProposedPlan as _hearth_v1_ProposedPlan, ProposedPlan__Output as _hearth_v1_ProposedPlan__Output } from './hearth/v1/ProposedPlan.ts';
 import type { Release as _hearth_v1_Release, Release__Output as _hearth_v1_Release__Output } from './hearth/v1/Release.ts';
 import type { Released as _hearth_v1_Released, Released__Output as _hearth_v1_Released__Output } from './hearth/v1/Released.ts';
 import type { RemoveMemberRequest as _hearth_v1_RemoveMemberRequest, RemoveMemberRequest__Output as _hearth_v1_RemoveMemberRequest__Output } from './hearth/v1/RemoveMemberRequest.ts';
@@ -88,6 +92,7 @@ export interface ProtoGrpcType {
       JoinMessage: MessageTypeDefinition<_hearth_v1_JoinMessage, _hearth_v1_JoinMessage__Output>
       JoinRequestMessage: MessageTypeDefinition<_hearth_v1_JoinRequestMessage, _hearth_v1_JoinRequestMessage__Output>
       LayerRange: MessageTypeDefinition<_hearth_v1_LayerRange, _hearth_v1_LayerRange__Output>
+      LinkMeasurement: MessageTypeDefinition<_hearth_v1_LinkMeasurement, _hearth_v1_LinkMeasurement__Output>
       LinkStatus: MessageTypeDefinition<_hearth_v1_LinkStatus, _hearth_v1_LinkStatus__Output>
       LoadModelRequest: MessageTypeDefinition<_hearth_v1_LoadModelRequest, _hearth_v1_LoadModelRequest__Output>
       MemberEntry: MessageTypeDefinition<_hearth_v1_MemberEntry, _hearth_v1_MemberEntry__Output>
@@ -100,6 +105,9 @@ export interface ProtoGrpcType {
       PlannedStage: MessageTypeDefinition<_hearth_v1_PlannedStage, _hearth_v1_PlannedStage__Output>
       PrepareStageReply: MessageTypeDefinition<_hearth_v1_PrepareStageReply, _hearth_v1_PrepareStageReply__Output>
       PrepareStageRequest: MessageTypeDefinition<_hearth_v1_PrepareStageRequest, _hearth_v1_PrepareStageRequest__Output>
+      ProbeReply: MessageTypeDefinition<_hearth_v1_ProbeReply, _hearth_v1_ProbeReply__Output>
+      ProbeRequest: MessageTypeDefinition<_hearth_v1_ProbeRequest, _hearth_v1_ProbeRequest__Output>
+      ProposedPlan: MessageTypeDefinition<_hearth_v1_ProposedPlan, _hearth_v1_ProposedPlan__Output>
       Release: MessageTypeDefinition<_hearth_v1_Release, _hearth_v1_Release__Output>
       Released: MessageTypeDefinition<_hearth_v1_Released, _hearth_v1_Released__Output>
       RemoveMemberRequest: MessageTypeDefinition<_hearth_v1_RemoveMemberRequest, _hearth_v1_RemoveMemberRequest__Output>

@@ -23,6 +23,8 @@ import type { PeersRequest as _hearth_v1_PeersRequest, PeersRequest__Output as _
 import type { PipelineEvent as _hearth_v1_PipelineEvent, PipelineEvent__Output as _hearth_v1_PipelineEvent__Output } from '../../hearth/v1/PipelineEvent.ts';
 import type { PrepareStageReply as _hearth_v1_PrepareStageReply, PrepareStageReply__Output as _hearth_v1_PrepareStageReply__Output } from '../../hearth/v1/PrepareStageReply.ts';
 import type { PrepareStageRequest as _hearth_v1_PrepareStageRequest, PrepareStageRequest__Output as _hearth_v1_PrepareStageRequest__Output } from '../../hearth/v1/PrepareStageRequest.ts';
+import type { ProbeReply as _hearth_v1_ProbeReply, ProbeReply__Output as _hearth_v1_ProbeReply__Output } from '../../hearth/v1/ProbeReply.ts';
+import type { ProbeRequest as _hearth_v1_ProbeRequest, ProbeRequest__Output as _hearth_v1_ProbeRequest__Output } from '../../hearth/v1/ProbeRequest.ts';
 import type { RemoveMemberRequest as _hearth_v1_RemoveMemberRequest, RemoveMemberRequest__Output as _hearth_v1_RemoveMemberRequest__Output } from '../../hearth/v1/RemoveMemberRequest.ts';
 import type { UploadChunk as _hearth_v1_UploadChunk, UploadChunk__Output as _hearth_v1_UploadChunk__Output } from '../../hearth/v1/UploadChunk.ts';
 import type { UploadReply as _hearth_v1_UploadReply, UploadReply__Output as _hearth_v1_UploadReply__Output } from '../../hearth/v1/UploadReply.ts';
@@ -106,6 +108,15 @@ export interface NodeClient extends grpc.Client {
   prepareStage(argument: _hearth_v1_PrepareStageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
   prepareStage(argument: _hearth_v1_PrepareStageRequest, callback: grpc.requestCallback<_hearth_v1_PrepareStageReply__Output>): grpc.ClientUnaryCall;
   
+  Probe(argument: _hearth_v1_ProbeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_ProbeReply__Output>): grpc.ClientUnaryCall;
+  Probe(argument: _hearth_v1_ProbeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_ProbeReply__Output>): grpc.ClientUnaryCall;
+  Probe(argument: _hearth_v1_ProbeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_ProbeReply__Output>): grpc.ClientUnaryCall;
+  Probe(argument: _hearth_v1_ProbeRequest, callback: grpc.requestCallback<_hearth_v1_ProbeReply__Output>): grpc.ClientUnaryCall;
+  probe(argument: _hearth_v1_ProbeRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_ProbeReply__Output>): grpc.ClientUnaryCall;
+  probe(argument: _hearth_v1_ProbeRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_ProbeReply__Output>): grpc.ClientUnaryCall;
+  probe(argument: _hearth_v1_ProbeRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_ProbeReply__Output>): grpc.ClientUnaryCall;
+  probe(argument: _hearth_v1_ProbeRequest, callback: grpc.requestCallback<_hearth_v1_ProbeReply__Output>): grpc.ClientUnaryCall;
+  
   RemoveMember(argument: _hearth_v1_RemoveMemberRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
   RemoveMember(argument: _hearth_v1_RemoveMemberRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
   RemoveMember(argument: _hearth_v1_RemoveMemberRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_hearth_v1_MemberList__Output>): grpc.ClientUnaryCall;
@@ -156,6 +167,8 @@ export interface NodeHandlers extends grpc.UntypedServiceImplementation {
   
   PrepareStage: grpc.handleUnaryCall<_hearth_v1_PrepareStageRequest__Output, _hearth_v1_PrepareStageReply>;
   
+  Probe: grpc.handleUnaryCall<_hearth_v1_ProbeRequest__Output, _hearth_v1_ProbeReply>;
+  
   RemoveMember: grpc.handleUnaryCall<_hearth_v1_RemoveMemberRequest__Output, _hearth_v1_MemberList>;
   
   SyncMembers: grpc.handleUnaryCall<_hearth_v1_MemberList__Output, _hearth_v1_MemberList>;
@@ -175,6 +188,7 @@ export interface NodeDefinition extends grpc.ServiceDefinition {
   Health: MethodDefinition<_hearth_v1_HealthRequest, _hearth_v1_HealthReply, _hearth_v1_HealthRequest__Output, _hearth_v1_HealthReply__Output>
   LoadModel: MethodDefinition<_hearth_v1_LoadModelRequest, _hearth_v1_HostEvent, _hearth_v1_LoadModelRequest__Output, _hearth_v1_HostEvent__Output>
   PrepareStage: MethodDefinition<_hearth_v1_PrepareStageRequest, _hearth_v1_PrepareStageReply, _hearth_v1_PrepareStageRequest__Output, _hearth_v1_PrepareStageReply__Output>
+  Probe: MethodDefinition<_hearth_v1_ProbeRequest, _hearth_v1_ProbeReply, _hearth_v1_ProbeRequest__Output, _hearth_v1_ProbeReply__Output>
   RemoveMember: MethodDefinition<_hearth_v1_RemoveMemberRequest, _hearth_v1_MemberList, _hearth_v1_RemoveMemberRequest__Output, _hearth_v1_MemberList__Output>
   SyncMembers: MethodDefinition<_hearth_v1_MemberList, _hearth_v1_MemberList, _hearth_v1_MemberList__Output, _hearth_v1_MemberList__Output>
   UploadStage: MethodDefinition<_hearth_v1_UploadChunk, _hearth_v1_UploadReply, _hearth_v1_UploadChunk__Output, _hearth_v1_UploadReply__Output>

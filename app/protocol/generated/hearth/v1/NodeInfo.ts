@@ -2,6 +2,7 @@
 
 import type { StageStatus as _hearth_v1_StageStatus, StageStatus__Output as _hearth_v1_StageStatus__Output } from '../../hearth/v1/StageStatus.ts';
 import type { HostedModel as _hearth_v1_HostedModel, HostedModel__Output as _hearth_v1_HostedModel__Output } from '../../hearth/v1/HostedModel.ts';
+import type { LinkMeasurement as _hearth_v1_LinkMeasurement, LinkMeasurement__Output as _hearth_v1_LinkMeasurement__Output } from '../../hearth/v1/LinkMeasurement.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface NodeInfo {
@@ -20,6 +21,9 @@ export interface NodeInfo {
   'clusterId'?: (string);
   'inventoryJson'?: (string);
   'hostedModel'?: (_hearth_v1_HostedModel | null);
+  'gpuTotalBytes'?: (number | string | Long);
+  'gpuFreeBytes'?: (number | string | Long);
+  'links'?: (_hearth_v1_LinkMeasurement)[];
 }
 
 export interface NodeInfo__Output {
@@ -38,4 +42,7 @@ export interface NodeInfo__Output {
   'clusterId': (string);
   'inventoryJson': (string);
   'hostedModel': (_hearth_v1_HostedModel__Output | null);
+  'gpuTotalBytes': (number);
+  'gpuFreeBytes': (number);
+  'links': (_hearth_v1_LinkMeasurement__Output)[];
 }

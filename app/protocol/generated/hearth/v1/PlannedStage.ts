@@ -8,6 +8,8 @@ export interface PlannedStage {
   'layerStart'?: (number);
   'layerEnd'?: (number);
   'memoryBytes'?: (number | string | Long);
+  'gpuLayers'?: (number);
+  'predictedMsPerToken'?: (number | string);
 }
 
 export interface PlannedStage__Output {
@@ -16,4 +18,6 @@ export interface PlannedStage__Output {
   'layerStart': (number);
   'layerEnd': (number);
   'memoryBytes': (number);
+  'gpuLayers': (number);
+  'predictedMsPerToken': (number);
 }

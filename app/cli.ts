@@ -32,7 +32,7 @@ import type { RemotePipeline } from "./coordinator/remote-pipeline.ts";
 const HELP = `hearth — one LLM across the computers in your home
 
 Usage:
-  hearth node [--port 7420] [--name NAME] [--host 0.0.0.0] [--data-dir DIR] [--memory-limit BYTES] [--lease-ms MS]
+  hearth node [--port 7420] [--name NAME] [--host 0.0.0.0] [--data-dir DIR] [--memory-limit BYTES] [--gpu-memory-limit BYTES] [--lease-ms MS]
               [--create-cluster | --join CODE [--peer HOST:PORT]] [--no-discovery] [--no-speed-test]
       Runs a headless node that hosts pipeline stages for its cluster. On the first start it
       creates a new cluster (or joins one with --join CODE).
@@ -282,7 +282,7 @@ async function cmdGenerate(argv: string[]) {
 async function cmdNode(argv: string[]) {
     const { values } = parseArgs({ args: argv, options: {
         port: { type: "string", default: "7420" }, name: { type: "string" }, host: { type: "string", default: "0.0.0.0" },
-        "data-dir": { type: "string" }, "cluster-key": { type: "string" }, "memory-limit": { type: "string" }, "lease-ms": { type: "string" },
+        "data-dir": { type: "string" }, "cluster-key": { type: "string" }, "memory-limit": { type: "string" }, "gpu-memory-limit": { type: "string" }, "lease-ms": { type: "string" },
         "create-cluster": { type: "boolean", default: false }, join: { type: "string" }, peer: { type: "string" },
         "no-discovery": { type: "boolean", default: false }, "no-speed-test": { type: "boolean", default: false },
         "invite-minutes": { type: "string" }, "member-sync-ms": { type: "string" }
@@ -298,6 +298,7 @@ async function cmdNode(argv: string[]) {
         ...(values["invite-minutes"] != null ? { inviteValidityMs: minutes(values["invite-minutes"], "invite-minutes") * 60000 } : {}),
         ...(values["member-sync-ms"] != null ? { memberSyncMs: int(values["member-sync-ms"], "member-sync-ms", 15000) } : {}),
         ...(values["memory-limit"] != null ? { memoryLimitBytes: int(values["memory-limit"], "memory-limit", 0) } : {}),
+        ...(values["gpu-memory-limit"] != null ? { gpuMemoryLimitBytes: int(values["gpu-memory-limit"], "gpu-memory-limit", 0) } : {}),
         ...(values["lease-ms"] != null ? { leaseMs: int(values["lease-ms"], "lease-ms", 30000) } : {})
     };
     let cluster = loadNodeCluster(dataDir);

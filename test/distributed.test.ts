@@ -9,6 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { Tokenizer } from "../app/model/tokenizer.ts";
+import { getLlamaInstance } from "../app/native/llama.ts";
 import { connectPipeline, type ConnectOptions } from "../app/coordinator/connect.ts";
 import type { RemotePipeline } from "../app/coordinator/remote-pipeline.ts";
 import { LocalPipeline } from "../app/engine/local-pipeline.ts";
@@ -19,6 +20,7 @@ import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
 import { startNode, stopNode, terminateNode, type NodeProcess } from "./helpers/nodes.ts";
 import { enroll, memberClient, testCoordinator } from "./helpers/test-cluster.ts";
 import { referenceGreedy } from "./helpers/reference.ts";
+import { testGpuLayers } from "./helpers/gpu.ts";
 import { greedyTokens, delay } from "./helpers/generation.ts";
 import { CHAT_PROMPTS, afterTokens, concurrentChats, scheduleFixture, staggeredChats } from "./helpers/scenarios.ts";
 import { startProxy } from "./helpers/tcp-proxy.ts";
@@ -39,8 +41,8 @@ after(async () => {
     fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Default stage options but a small context (and room for the schedules' four chats). */
-const stageOpts = { contextSize: CONTEXT, maxSequences: 4 };
+/** Default stage options but a small context (and room for the schedules' four chats), on the GPU when this machine has one (as the reference). */
+const stageOpts = { contextSize: CONTEXT, maxSequences: 4, gpuLayers: await testGpuLayers() };
 async function connect(model: string, split: string | "auto", layers: number, extra: Partial<ConnectOptions> = {}) {
     return connectPipeline({
         modelPath: model, peers: nodes.map((n) => n.address), layers: split === "auto" ? "auto" : parseLayerRanges(split, layers), cluster: await testCoordinator(),
@@ -224,6 +226,23 @@ describe("control and failure", () => {
             assert.deepEqual(await nodeStages(nodes[0]!), [], "the stage prepared on the other node was closed at once");
         } finally {
             await stopNode(tiny);
+        }
+    });
+
+    test("a stage sent with more GPU layers than the node's GPU can hold is refused before any transfer, naming what it has", { timeout: 60000 }, async () => {
+        const gpu = (await getLlamaInstance()).gpu;
+        const small = await startNode("small-gpu", path.join(dir, "node-small-gpu"), ["--gpu-memory-limit", String(1024 * 1024)]);
+        try {
+            await assert.rejects(connectPipeline({
+                modelPath: model, peers: [nodes[0]!.address, small.address], layers: parseLayerRanges("0-1,1-6", 6), stageGpuLayers: [0, 2],
+                cluster: await testCoordinator(), dataDir: coordDir, stage: stageOpts
+            }), gpu === false
+                ? /node 'small-gpu' has no GPU that llama.cpp can use \(backend cpu\); layers 1-6 were sent with 2 GPU layers — plan again/
+                : /node 'small-gpu' has 1\.00 MB of GPU memory free; layers 1-6 with 2 on the GPU need .* there \(.* more\) — put fewer of its layers on the GPU/);
+            assert.equal(fs.existsSync(path.join(dir, "node-small-gpu", "stages")), false, "nothing was transferred");
+            assert.deepEqual(await nodeStages(nodes[0]!), [], "the stage prepared on the other node was closed at once");
+        } finally {
+            await stopNode(small);
         }
     });
 

@@ -9,7 +9,10 @@ import { describe, test } from "node:test";
 import { GgufType, str, u32, type GgufHeader, type GgufTensorInfo, type GgufValue } from "../app/gguf/format.ts";
 import { arrayValue } from "../app/gguf/arrays.ts";
 import { GgmlType, tensorBytes } from "../app/gguf/ggml-types.ts";
-import { estimateStageMemory } from "../app/placement/memory.ts";
+import { estimateStageGpuMemory, estimateStageMemory } from "../app/placement/memory.ts";
+import { readGgufHeader } from "../app/gguf/reader.ts";
+import { sliceStage } from "../app/stage/slice.ts";
+import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
 import {
     evaluateStages, makeLinks, resolvePlanOptions, StageCosts, usableMemory,
     type Link, type Links, type Member, type PlanObjective, type PlanOptions, type StageChoice
@@ -280,6 +283,34 @@ describe("model shape", () => {
             assert.ok(est.weightsBytes >= want.weightsBytes && est.weightsBytes - want.weightsBytes <= slack, `weights ${est.weightsBytes} vs the file's ${want.weightsBytes}`);
             assert.equal(est.workBytes, want.workBytes);
             assert.ok(est.ramBytes >= want.totalBytes && est.ramBytes - want.totalBytes <= slack, `RAM ${est.ramBytes} vs the node's ${want.totalBytes}`);
+        }
+    });
+
+    test("what a node reckons a stage puts on its GPU (from the stage file alone) is what the planner reckons for it, for every n_gpu_layers", { timeout: 60000 }, async () => {
+        const dir = tempDir("gpu-memory");
+        try {
+            for (const tied of [false, true]) {
+                const model = await buildModel(dir, `m${tied}`, { arch: "llama", vocab: "llama-spm", layers: 5, type: "q8_0", tied, ...SMALL, embd: 128, ff: 256 });
+                const shape = modelShapeFromHeader(readGgufHeader(model));
+                const gpu: Member = { name: "gpu", backend: "cuda", ram: { totalBytes: 64 * GiB, freeBytes: 64 * GiB }, gpu: { totalBytes: 24 * GiB, freeBytes: 24 * GiB, unified: false },
+                    cpuSpeed: { kind: "bandwidth", bandwidthGBs: 50 }, gpuSpeed: { kind: "bandwidth", bandwidthGBs: 500 } };
+                const options = { contextSize: 512, maxSequences: 3, batchSize: 64 };
+                const costs = new StageCosts(shape, [gpu], makeLinks(), resolvePlanOptions(options));
+                for (const [start, end] of [[0, 2], [2, 3], [3, 5]] as const) {
+                    const file = path.join(dir, `m${tied}-${start}-${end}.gguf`);
+                    await sliceStage(model, { start, end }, file);
+                    const stageHeader = readGgufHeader(file);
+                    for (let g = 0; g <= end - start + 2; g++) {
+                        const node = estimateStageGpuMemory(stageHeader, { ...options, gpuLayers: g });
+                        assert.equal(node.totalBytes, costs.vramBytes(start, end, g), `tied ${tied}, layers ${start}-${end}, n_gpu_layers ${g}`);
+                        assert.equal(node.gpuLayers, Math.min(g, end - start));
+                        assert.equal(node.outputOnGpu, end === 5 && g > end - start, "only the last stage's head goes to the GPU, once every layer is there");
+                    }
+                    assert.equal(estimateStageGpuMemory(stageHeader, { ...options, gpuLayers: 0 }).totalBytes, 0, "nothing on the GPU with 0 layers there");
+                }
+            }
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
         }
     });
 

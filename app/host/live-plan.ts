@@ -1,11 +1,12 @@
 // A plan over the members that answer now: each one's memory and speed as its node reports them
-// (GetInfo: what its stages may still use, within its --memory-limit; its inventory: GPU memory
-// and the measured speed profile), fed to the planner (placement/planner.ts).
+// (GetInfo: what its stages may still use in RAM and GPU memory, within its limits; its inventory:
+// the measured speed profile; its measured links to the others), fed to the planner
+// (placement/planner.ts).
 import type { MachineInventory } from "../cluster/inventory.ts";
-import { deviceSpeedFromProfile, type DeviceSpeed, type Member, type PlanObjective } from "../placement/cost-model.ts";
+import { DEFAULT_LINK, deviceSpeedFromProfile, linkKey, makeLinks, type DeviceSpeed, type Links, type Member, type PlanObjective } from "../placement/cost-model.ts";
 import type { ModelShape } from "../placement/model-shape.ts";
 import { explainNoFit } from "../placement/no-fit.ts";
-import { findPlan, type Plan } from "../placement/planner.ts";
+import { findPlan, type Plan, type PlanInput } from "../placement/planner.ts";
 import type { NodeInfo__Output } from "../protocol/proto.ts";
 
 /** What the host knows of a member that can take a stage. */
@@ -13,21 +14,16 @@ export interface LiveMember {
     nodeId: string;
     name: string;
     address: string;
-    info: Pick<NodeInfo__Output, "totalMemoryBytes" | "freeMemoryBytes" | "backend" | "inventoryJson">;
+    info: Pick<NodeInfo__Output, "totalMemoryBytes" | "freeMemoryBytes" | "backend" | "inventoryJson" | "gpuTotalBytes" | "gpuFreeBytes" | "links">;
 }
 
 /** Memory bandwidths assumed for a device whose speed was not measured (GB/s): a modest machine of its kind. */
 export const ASSUMED_BANDWIDTH_GBS: Readonly<Record<string, number>> = Object.freeze({ cpu: 20, cuda: 300, metal: 100, vulkan: 100 });
 
-/** The GPU memory a plan leaves free on a member (what the OS, the display and the app need): max(10 %, 512 MiB). */
-export function gpuReserveBytes(totalBytes: number): number {
-    return Math.max(0.1 * totalBytes, 512 * 1024 * 1024);
-}
-
 /**
- * A member as the planner sees it. RAM is what the node says its stages may still use (its
- * ledger already keeps a share for the OS and honours --memory-limit), so the plan adds no margin
- * of its own there; GPU memory comes from llama.cpp less gpuReserveBytes.
+ * A member as the planner sees it. RAM and GPU memory are what the node says its stages may
+ * still use (its ledger already keeps a share for the OS and the display and honours
+ * --memory-limit and --gpu-memory-limit), so the plan adds no margin of its own.
  */
 export function plannerMember(member: LiveMember): Member {
     let inventory: MachineInventory | null = null;
@@ -41,18 +37,45 @@ export function plannerMember(member: LiveMember): Member {
     const measured: DeviceSpeed | null = profile != null && profile.layers.length > 0 ? deviceSpeedFromProfile(profile) : null;
     const onGpu = profile?.gpu === true;
     const cpuSpeed: DeviceSpeed = measured != null && !onGpu ? measured : { kind: "bandwidth", bandwidthGBs: ASSUMED_BANDWIDTH_GBS.cpu! };
-    const gpuTotal = inventory?.gpu.totalBytes ?? 0;
+    const gpuTotal = Number(member.info.gpuTotalBytes ?? 0);
     const hasGpu = backend !== "cpu" && gpuTotal > 0;
     const gpuSpeed: DeviceSpeed | null = !hasGpu ? null : measured != null && onGpu ? measured : { kind: "bandwidth", bandwidthGBs: ASSUMED_BANDWIDTH_GBS[backend] ?? 100 };
     return {
         name: member.nodeId,
         backend,
         ram: { totalBytes: member.info.totalMemoryBytes, freeBytes: member.info.freeMemoryBytes },
-        gpu: hasGpu ? {
-            totalBytes: gpuTotal, freeBytes: Math.max(0, (inventory!.gpu.freeBytes) - gpuReserveBytes(gpuTotal)),
-            unified: inventory!.gpu.unified
-        } as Member["gpu"] : null,
+        gpu: hasGpu ? { totalBytes: gpuTotal, freeBytes: Number(member.info.gpuFreeBytes ?? 0), unified: inventory?.gpu.unified ?? false } : null,
         cpuSpeed, gpuSpeed
+    };
+}
+
+/**
+ * The links between the members, as they measured them (each reports its links to the others in
+ * NodeInfo.links): a pair measured from both ends takes the mean of the two latencies and of the
+ * bandwidths known; a pair nobody measured takes DEFAULT_LINK.
+ */
+export function linksBetweenMembers(members: readonly LiveMember[]): Links {
+    const ids = new Set(members.map((m) => m.nodeId));
+    const seen = new Map<string, { between: [string, string]; latencies: number[]; bandwidths: number[] }>();
+    for (const m of members) for (const l of m.info.links ?? []) {
+        if (!ids.has(l.nodeId) || l.nodeId === m.nodeId || !(l.latencyMs >= 0)) continue;
+        const key = linkKey(m.nodeId, l.nodeId);
+        const entry = seen.get(key) ?? { between: [m.nodeId, l.nodeId] as [string, string], latencies: [], bandwidths: [] };
+        entry.latencies.push(l.latencyMs);
+        if (l.bandwidthMbs > 0) entry.bandwidths.push(l.bandwidthMbs);
+        seen.set(key, entry);
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    return makeLinks(DEFAULT_LINK, [...seen.values()].map((e) => ({
+        between: e.between, link: { latencyMs: mean(e.latencies), bandwidthMBs: e.bandwidths.length > 0 ? mean(e.bandwidths) : DEFAULT_LINK.bandwidthMBs }
+    })));
+}
+
+/** The planner's input for the model over the live members: their memory and speed, and the links they measured. */
+export function livePlanInput(model: ModelShape, members: readonly LiveMember[], options: LivePlanOptions): PlanInput {
+    return {
+        model, members: members.map(plannerMember), links: linksBetweenMembers(members),
+        options: { ...options, objective: options.objective ?? "latency", marginFraction: 0, marginMinBytes: 0 }
     };
 }
 
@@ -71,10 +94,7 @@ export class LivePlanError extends Error {
 /** The best plan over `members` (in the planner's order), or LivePlanError saying what is missing. */
 export function planOverMembers(model: ModelShape, members: readonly LiveMember[], options: LivePlanOptions): { plan: Plan; order: LiveMember[] } {
     const byId = new Map(members.map((m) => [m.nodeId, m]));
-    const input = {
-        model, members: members.map(plannerMember),
-        options: { ...options, objective: options.objective ?? "latency", marginFraction: 0, marginMinBytes: 0 }
-    };
+    const input = livePlanInput(model, members, options);
     const plan = findPlan(input);
     if (plan == null) {
         const report = explainNoFit(input);

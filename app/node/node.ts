@@ -6,7 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { loadAddon, type NativeAddon } from "../native/addon.ts";
 import { getLlamaInstance } from "../native/llama.ts";
 import { readGgufHeader } from "../gguf/reader.ts";
-import { estimateStageMemory } from "../placement/memory.ts";
+import { estimateStageGpuMemory, estimateStageMemory } from "../placement/memory.ts";
 import { StageRuntime } from "../stage/runtime.ts";
 import { ModelFileError, checkModelHeader } from "../stage/model-check.ts";
 import { resolveStageOptions, StageOptionsError, type StageOptions } from "../stage/options.ts";
@@ -21,7 +21,8 @@ import { formatHostPort } from "../cluster/host-port.ts";
 import { Inventory } from "../cluster/inventory.ts";
 import type { NodeCluster } from "../cluster/node-cluster.ts";
 import { CLUSTER_CA_CAPABILITY, ClusterRuntime } from "./cluster-runtime.ts";
-import { ModelHost } from "../host/model-host.ts";
+import { ModelHost, type PlannedStage } from "../host/model-host.ts";
+import type { HostedModelWire } from "../cluster/cluster-view.ts";
 import { DownstreamLink } from "./downstream.ts";
 import { NodeError, invalid } from "./errors.ts";
 import { applyNodeEvent, initialNodeState, type NodeEvent, type NodeState } from "./events.ts";
@@ -53,6 +54,8 @@ export interface NodeOptions {
     onRemovedFromCluster?: () => void;
     /** the most memory this node lets its stages use. Defaults to the machine's RAM less a safety share */
     memoryLimitBytes?: number;
+    /** the most GPU memory this node lets its stages use. Defaults to the GPU's memory less a reserve (max(10 %, 512 MiB)) */
+    gpuMemoryLimitBytes?: number;
     /** how long a stage stays loaded while no coordinator holds it. Defaults to 30 s */
     leaseMs?: number;
     log?: (line: string) => void;
@@ -93,7 +96,10 @@ export class HearthNode {
         this.store = new StageStore(options.dataDir, (p) => this.events.emit(p.done
             ? { type: "uploadFinished", stageSha256: p.stageSha256, bytes: p.bytesTotal }
             : { type: "uploadProgress", stageSha256: p.stageSha256, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }));
-        this.memory = new MemoryLedger(options.memoryLimitBytes != null ? { limitBytes: options.memoryLimitBytes } : {});
+        this.memory = new MemoryLedger({
+            ...(options.memoryLimitBytes != null ? { limitBytes: options.memoryLimitBytes } : {}),
+            ...(options.gpuMemoryLimitBytes != null ? { gpuLimitBytes: options.gpuMemoryLimitBytes } : {})
+        });
     }
 
     static async start(options: NodeOptions): Promise<HearthNode> {
@@ -130,13 +136,17 @@ export class HearthNode {
                 await node.clusterRuntime.refreshPeers();
                 const own = await node.info();
                 return node.clusterRuntime.liveMembers().map((m) => ({
-                    ...m, info: m.nodeId === node.nodeId ? { totalMemoryBytes: Number(own.totalMemoryBytes ?? 0), freeMemoryBytes: Number(own.freeMemoryBytes ?? 0), backend: own.backend ?? "cpu", inventoryJson: own.inventoryJson ?? "" }
-                        : node.clusterRuntime.infoOf(m.nodeId)!
+                    ...m, info: m.nodeId === node.nodeId ? {
+                        totalMemoryBytes: Number(own.totalMemoryBytes ?? 0), freeMemoryBytes: Number(own.freeMemoryBytes ?? 0), backend: own.backend ?? "cpu", inventoryJson: own.inventoryJson ?? "",
+                        gpuTotalBytes: Number(own.gpuTotalBytes ?? 0), gpuFreeBytes: Number(own.gpuFreeBytes ?? 0),
+                        links: node.clusterRuntime.links().map((l) => ({ nodeId: l.nodeId, latencyMs: l.latencyMs, bandwidthMbs: l.bandwidthMBs ?? 0, measuredAtMs: l.measuredAtMs }))
+                    } : node.clusterRuntime.infoOf(m.nodeId)!
                 })).filter((m) => m.info != null);
             },
             log: (line) => node.log(line)
         });
         node.runtimeRef.view.subscribe(() => node.hostRef?.candidatesChanged());
+        node.hostRef.events.subscribe(() => node.runtimeRef?.ownModelChanged(node.hostedModel()));
         node.events.emit({ type: "started", name: options.name, port: node.port });
         return node;
     }
@@ -182,17 +192,24 @@ export class HearthNode {
             stages: [...this.stages.values()].map((s) => s.status()),
             nodeId: this.nodeId, clusterId: this.options.cluster.membership.clusterId,
             inventoryJson: this.inventoryRef == null ? "" : JSON.stringify(this.inventoryRef.snapshot),
-            hostedModel: this.hostedModel()
+            hostedModel: this.hostedModel(),
+            gpuTotalBytes: mem.gpuTotalBytes, gpuFreeBytes: mem.gpuFreeBytes,
+            links: this.runtimeRef == null ? [] : this.runtimeRef.links().map((l) => ({ nodeId: l.nodeId, latencyMs: l.latencyMs, bandwidthMbs: l.bandwidthMBs ?? 0, measuredAtMs: l.measuredAtMs }))
         };
     }
 
     /** The cluster's model as NodeInfo carries it, when this node hosts one. */
-    hostedModel() {
+    hostedModel(): HostedModelWire | null {
         const m = this.hostRef?.state;
         if (m == null) return null;
+        const stages = (list: PlannedStage[]) => list.map((st) => ({
+            nodeId: st.nodeId, name: st.name, layerStart: st.layers[0], layerEnd: st.layers[1], memoryBytes: st.memoryBytes,
+            gpuLayers: st.gpuLayers, predictedMsPerToken: st.predictedMsPerToken ?? 0
+        }));
         return {
             name: m.name, modelSha256: m.modelSha256, hostNodeId: this.nodeId, hostName: this.options.name, state: m.state, message: m.message, planVersion: m.planVersion,
-            stages: m.stages.map((st) => ({ nodeId: st.nodeId, name: st.name, layerStart: st.layers[0], layerEnd: st.layers[1], memoryBytes: st.memoryBytes }))
+            predictedTokensPerSecond: m.predictedTokensPerSecond ?? 0, stages: stages(m.stages),
+            proposed: m.proposed == null ? null : { reason: m.proposed.reason, predictedTokensPerSecond: m.proposed.predictedTokensPerSecond ?? 0, stages: stages(m.proposed.stages) }
         };
     }
 
@@ -275,13 +292,28 @@ export class HearthNode {
         if (outBytes > MAX_MESSAGE_BYTES || options.batchSize * nEmbd * 4 + MESSAGE_OVERHEAD > MAX_MESSAGE_BYTES)
             throw new NodeError(grpc.status.INVALID_ARGUMENT, `a step of ${options.batchSize} tokens × ${nEmbd} values would exceed the ${formatBytes(MAX_MESSAGE_BYTES)} message limit; ` +
                 `use a batch size of at most ${Math.floor((MAX_MESSAGE_BYTES - MESSAGE_OVERHEAD) / (nEmbd * 4))}`);
+        const gpu = estimateStageGpuMemory(header, options);
         await this.memory.refresh();
-        const fits = () => need.totalBytes <= this.memory.snapshot().freeBytes;
-        const reservation = file == null ? null : this.memory.tryReserve(need.totalBytes, `${req.pipelineId}/${req.stageIndex}`);
+        const before = this.memory.snapshot();
+        if (gpu.totalBytes > 0 && before.gpuTotalBytes === 0)
+            throw new NodeError(grpc.status.RESOURCE_EXHAUSTED, `node '${this.options.name}' has no GPU that llama.cpp can use (backend ${this.backendName}); layers ${range.start}-${range.end} were sent with ` +
+                `${options.gpuLayers} GPU layers — plan again (hearth load places layers by each machine's GPU memory) or give this node 0 GPU layers`);
+        if (gpu.totalBytes > before.gpuFreeBytes)
+            throw new NodeError(grpc.status.RESOURCE_EXHAUSTED, `node '${this.options.name}' has ${formatBytes(before.gpuFreeBytes)} of GPU memory free; layers ${range.start}-${range.end} with ` +
+                `${gpu.gpuLayers} on the GPU${gpu.outputOnGpu ? " (and the output head)" : ""} need ${formatBytes(gpu.totalBytes)} there (${formatBytes(gpu.totalBytes - before.gpuFreeBytes)} more) — ` +
+                `put fewer of its layers on the GPU, use a shorter context, or choose a smaller quantization`);
+        // RAM: on a GPU of its own the GPU part is not in RAM; unified memory holds both.
+        const ramBytes = before.unified ? need.totalBytes : Math.max(0, need.totalBytes - gpu.weightsBytes - gpu.kvBytes);
+        const fits = () => ramBytes <= this.memory.snapshot().freeBytes && gpu.totalBytes <= this.memory.snapshot().gpuFreeBytes;
+        const reservation = file == null ? null : this.memory.tryReserve(ramBytes, `${req.pipelineId}/${req.stageIndex}`, gpu.totalBytes);
         if (file == null ? !fits() : reservation == null) {
-            const free = this.memory.snapshot().freeBytes;
-            throw new NodeError(grpc.status.RESOURCE_EXHAUSTED, `node '${this.options.name}' has ${formatBytes(free)} free; layers ${range.start}-${range.end} need ${formatBytes(need.totalBytes)}` +
-                ` (${formatBytes(need.totalBytes - free)} more) — add a machine, give this one fewer layers, use a shorter context, or choose a smaller quantization`);
+            const now = this.memory.snapshot();
+            if (gpu.totalBytes > now.gpuFreeBytes)
+                throw new NodeError(grpc.status.RESOURCE_EXHAUSTED, `node '${this.options.name}' has ${formatBytes(now.gpuFreeBytes)} of GPU memory free now; layers ${range.start}-${range.end} need ` +
+                    `${formatBytes(gpu.totalBytes)} there — another stage took it meanwhile; plan again`);
+            const free = now.freeBytes;
+            throw new NodeError(grpc.status.RESOURCE_EXHAUSTED, `node '${this.options.name}' has ${formatBytes(free)} free; layers ${range.start}-${range.end} need ${formatBytes(ramBytes)}` +
+                ` (${formatBytes(ramBytes - free)} more) — add a machine, give this one fewer layers, use a shorter context, or choose a smaller quantization`);
         }
         if (file == null || reservation == null) return { status: "NEED_UPLOAD", resumeOffset: await this.store.resumeOffset(req.stageSha256, req.stageBytes), loadMs: 0, memoryBytes: 0 };
         const t0 = performance.now();

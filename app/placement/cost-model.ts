@@ -222,7 +222,7 @@ export const HOST_FIXED_BYTES = 48 * MiB;
 export const GPU_FIXED_BYTES = 48 * MiB;
 
 /** llama.cpp's compute buffers for one ubatch, as estimateStageMemory (memory.ts) reckons them. */
-export function computeBufferBytes(shape: ModelShape, options: Pick<PlanOptions, "batchSize" | "contextSize">): number {
+export function computeBufferBytes(shape: Pick<ModelShape, "nEmbd" | "nFf" | "nHead">, options: Pick<PlanOptions, "batchSize" | "contextSize">): number {
     const batch = options.batchSize;
     return batch * (shape.nEmbd * 8 + shape.nFf * 3) * 4 + batch * Math.min(options.contextSize, 1 << 16) * shape.nHead * 4;
 }

@@ -6,12 +6,13 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
+import { spawn, type ChildProcess } from "node:child_process";
 import { after, before, test } from "node:test";
 import { Tokenizer } from "../app/model/tokenizer.ts";
 import { chatPrompt } from "../app/model/chat.ts";
 import type { HostedModel__Output } from "../app/protocol/proto.ts";
 import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
-import { runHearth, startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
+import { bin, runHearth, startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
 import { referenceGreedy } from "./helpers/reference.ts";
 import { memberClient } from "./helpers/test-cluster.ts";
 
@@ -60,12 +61,12 @@ async function chatFrom(member: string, prompt: string): Promise<ChatJson> {
     }
 }
 
-async function expectExact(reply: ChatJson, prompt: string): Promise<void> {
+async function expectExact(reply: ChatJson, prompt: string, contextSize = CONTEXT): Promise<void> {
     const tok = await Tokenizer.load(model);
     const expected = chatPrompt(tok, [{ role: "user", content: prompt }]).tokens;
     await tok.dispose();
     assert.deepEqual(reply.promptTokens, expected, "the host used the model's chat template");
-    const ref = await referenceGreedy(model, reply.promptTokens, 8, { contextSize: CONTEXT });
+    const ref = await referenceGreedy(model, reply.promptTokens, 8, { contextSize });
     if (reply.stopReason === "maxTokens") assert.deepEqual(reply.tokens, ref);
     else assert.deepEqual(reply.tokens, ref.slice(0, reply.tokens.length), `stopped (${reply.stopReason}) on the reference's path`);
 }
@@ -142,4 +143,89 @@ test("a member of the plan that stops is planned around within 10 s; the next ch
     }
     assert.ok(again != null && again.state === "ready" && again.planVersion > after!.planVersion, `a new plan once ${victimName} answered again: ${JSON.stringify(again)}`);
     await expectExact(await chatFrom(survivor, "And now?"), "And now?");
+});
+
+/** `hearth chat` on a member as a child process, once its reply streams in. */
+async function streamingChat(member: string, prompt: string): Promise<{ child: ChildProcess; exited: Promise<number | null>; output: () => string }> {
+    const child = spawn(process.execPath, [bin, "chat", "--prompt", prompt, "--greedy", "--max-tokens", "3500", "--data-dir", path.join(dir, member)], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "", err = "";
+    child.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
+    child.stderr!.on("data", (d: Buffer) => { err += d.toString(); });
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    await until(`the chat on ${member} streams`, async () => {
+        if (child.exitCode != null) throw new Error(`hearth chat on ${member} ended before streaming (${child.exitCode}): ${err}`);
+        return out.length > 0;
+    }, 30000);
+    return { child, exited, output: () => out };
+}
+
+async function until(what: string, fn: () => Promise<boolean>, ms: number): Promise<void> {
+    const t0 = Date.now();
+    while (!(await fn())) {
+        if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
+        await new Promise((r) => setTimeout(r, 200));
+    }
+}
+
+async function liveSequences(n: NodeProcess): Promise<number> {
+    const c = await memberClient(n.address);
+    try { return (await c.getInfo()).stages.reduce((sum, s) => sum + s.liveSequences.length, 0); } finally { c.close(); }
+}
+
+test("a relayed chat cancelled mid-stream frees its sequence on every stage; a member that could take part while a chat runs is a proposed plan (in hearth peers), adopted when the chat ends", { timeout: 300000 }, async () => {
+    // A long context, so that a chat lasts long enough to watch (3500 tokens); two members hold the model, neither alone.
+    const context = 4096;
+    await startAll({ alpha: 180, beta: 180 });
+    const load = await hearth(["load", "--model", model, "--context-size", String(context), "--json", "--data-dir", path.join(dir, "alpha")]);
+    assert.equal(load.code, 0, load.stderr);
+    const before = JSON.parse(load.stdout) as HostedModel__Output;
+    assert.deepEqual(before.stages.map((s) => s.name).sort(), ["alpha", "beta"]);
+    assert.ok(before.predictedTokensPerSecond > 0 && before.stages.every((s) => s.predictedMsPerToken > 0), "the plan in force carries the planner's predictions");
+    await chatFrom("beta", "Warm up.");
+
+    // Ctrl-C on beta's `hearth chat`: the cancel travels beta → alpha (the host) → every stage.
+    const first = await streamingChat("beta", "Tell me a long story.");
+    await until("the chat holds a sequence on the stages", async () => (await Promise.all(nodes.map(liveSequences))).every((n) => n > 0), 10000);
+    const t0 = Date.now();
+    first.child.kill("SIGINT");
+    await first.exited;
+    await until("every stage freed the cancelled chat's sequence", async () => (await Promise.all(nodes.map(liveSequences))).every((n) => n === 0), 5000);
+    console.log(`# a cancelled relayed chat was freed on every stage ${Date.now() - t0} ms after Ctrl-C`);
+    assert.equal((await hostedModel())!.planVersion, before.planVersion, "a cancel is no reason to plan again");
+
+    // A member that could hold the whole model comes while a chat runs: the new plan waits, shown as proposed.
+    const second = await streamingChat("beta", "Tell me another long story.");
+    nodes.push(await startNode("gamma", path.join(dir, "gamma"), ["--memory-limit", String(400 * MB)]));
+    await until("the host proposes a plan with gamma", async () => {
+        if (second.child.exitCode != null) throw new Error("the chat ended before the host proposed a plan: it is too short for this test");
+        return (await hostedModel())?.proposed != null;
+    }, 30000);
+    const waiting = (await hostedModel())!;
+    assert.equal(waiting.state, "ready");
+    assert.equal(waiting.planVersion, before.planVersion, "a busy pipeline keeps its plan while its chats run");
+    assert.match(waiting.proposed!.reason, /gamma could take part/);
+    assert.deepEqual(waiting.proposed!.stages.map((s) => [s.name, s.layerStart, s.layerEnd]), [["gamma", 0, 6]], "one machine that holds the model is faster than two");
+    assert.ok(waiting.proposed!.predictedTokensPerSecond > waiting.predictedTokensPerSecond, "and the planner says so");
+    // beta hears of it when it next asks alpha (every 5 s).
+    let peers = { code: null as number | null, stdout: "", stderr: "" };
+    await until("beta's hearth peers shows the proposed plan", async () => {
+        peers = await hearth(["peers", "--data-dir", path.join(dir, "beta")]);
+        assert.equal(peers.code, 0, peers.stderr);
+        return /proposed/.test(peers.stdout);
+    }, 15000);
+    assert.match(peers.stdout, /model: hosted\.gguf on alpha — ready \(a new plan is waiting for the chats in progress to end\), plan 1, predicted [\d.]+ tokens\/s/);
+    assert.match(peers.stdout, /proposed \(gamma could take part\), predicted [\d.]+ tokens\/s/);
+    assert.match(peers.stdout, /gamma +layers 0-6/);
+    assert.match(peers.stdout, /alpha +member +127\.0\.0\.1:\d+ .* \d+(\.\d+)? ms, \d+ MB\/s$/m, "beta's measured link to alpha");
+
+    second.child.kill("SIGINT");
+    await second.exited;
+    let adopted: HostedModel__Output | null = null;
+    await until("the proposed plan is adopted", async () => {
+        adopted = await hostedModel();
+        return adopted?.state === "ready" && adopted.planVersion > before.planVersion;
+    }, 20000);
+    assert.deepEqual(adopted!.stages.map((s) => [s.name, s.layerStart, s.layerEnd]), [["gamma", 0, 6]]);
+    assert.equal(adopted!.proposed, null, "nothing is proposed once adopted");
+    await expectExact(await chatFrom("beta", "And now?"), "And now?", context);
 });

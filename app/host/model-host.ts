@@ -18,6 +18,7 @@ import type { StageOptions } from "../stage/options.ts";
 import type { NodeCluster } from "../cluster/node-cluster.ts";
 import { EventHub } from "../util/event-hub.ts";
 import { modelShapeFromHeader } from "../placement/model-shape.ts";
+import type { Plan } from "../placement/planner.ts";
 import { planOverMembers, type LiveMember } from "./live-plan.ts";
 
 /** A member the host may place stages on. */
@@ -50,7 +51,23 @@ export interface LoadOptions {
 
 export type HostState = "loading" | "ready" | "replanning" | "failed";
 
-export interface PlannedStage { nodeId: string; name: string; layers: [number, number]; memoryBytes: number }
+export interface PlannedStage {
+    nodeId: string;
+    name: string;
+    layers: [number, number];
+    /** the stage's n_gpu_layers */
+    gpuLayers: number;
+    memoryBytes: number;
+    /** the planner's prediction; null when the layers were given by hand */
+    predictedMsPerToken: number | null;
+}
+
+/** A plan the host would adopt, waiting for the chats in progress to end. */
+export interface ProposedPlan {
+    reason: string;
+    stages: PlannedStage[];
+    predictedTokensPerSecond: number | null;
+}
 
 export interface HostedModelState {
     name: string;
@@ -61,6 +78,10 @@ export interface HostedModelState {
     message: string;
     /** 1 for the first plan, +1 for each plan adopted after it */
     planVersion: number;
+    /** the plan's prediction for one chat; null when the layers were given by hand */
+    predictedTokensPerSecond: number | null;
+    /** a new plan waiting for the chats in progress to end; null when none */
+    proposed: ProposedPlan | null;
 }
 
 export type HostProgress =
@@ -95,6 +116,7 @@ export class ModelHost {
     private disposed = false;
     /** counts the pipelines opened: a late event of an older one is no news */
     private pipelineEpoch = 0;
+    private proposing = false;
     /** members the plan in force considered and left out (not needed): no reason to plan again when they answer */
     private idle = new Set<string>();
 
@@ -113,7 +135,7 @@ export class ModelHost {
         this.tokenizer?.dispose().catch(() => {});
         this.tokenizer = await Tokenizer.load(modelPath);
         this.load = { ...options, modelPath, modelSha256, layerTotal };
-        this.set({ name: path.basename(modelPath), modelSha256, state: "loading", stages: [], message: "", planVersion: 0 });
+        this.set({ name: path.basename(modelPath), modelSha256, state: "loading", stages: [], message: "", planVersion: 0, predictedTokensPerSecond: null, proposed: null });
         await this.plan(onProgress);
         return this.state!;
     }
@@ -184,7 +206,7 @@ export class ModelHost {
         if (this.disposed || this.load == null) return;
         if (this.active > 0 && this.pipeline != null && this.pipeline.failure == null) {
             this.replanWanted = true;
-            if (this.state != null && this.state.message === "") this.set({ ...this.state, message: "a new plan is waiting for the chats in progress to end" });
+            void this.propose();
             return;
         }
         if (this.replanTimer != null) clearTimeout(this.replanTimer);
@@ -202,6 +224,46 @@ export class ModelHost {
             }).catch((e: unknown) => this.options.log(`re-planning the model failed: ${(e as Error).message}`));
         }, delayMs);
         this.replanTimer.unref();
+    }
+
+    /** Works out the plan the host would adopt now and shows it as proposed (it waits for the chats in progress). */
+    private async propose(): Promise<void> {
+        const load = this.load;
+        if (load == null || this.proposing) return;
+        this.proposing = true;
+        try {
+            const candidates = await this.options.refreshCandidates();
+            const reason = this.replanReason(candidates);
+            if (reason == null || this.state == null || this.active === 0 || this.load !== load) return;
+            let proposed: ProposedPlan;
+            if (load.layers != null && load.layers !== "auto") {
+                const layers = parseLayerRanges(load.layers, load.layerTotal);
+                proposed = { reason, predictedTokensPerSecond: null, stages: candidates.slice(0, layers.length).map((c, i) => ({
+                    nodeId: c.nodeId, name: c.name, layers: [layers[i]!.start, layers[i]!.end], gpuLayers: 0, memoryBytes: 0, predictedMsPerToken: null
+                })) };
+            } else {
+                try {
+                    const { plan, order } = planOverMembers(this.shapeOf(load), candidates, this.planOptions(load));
+                    proposed = { reason, predictedTokensPerSecond: plan.predictedTokensPerSecond, stages: plannedStages(plan, order) };
+                } catch (e) {
+                    proposed = { reason: `${reason}; no plan fits the members that answer: ${(e as Error).message}`, predictedTokensPerSecond: null, stages: [] };
+                }
+            }
+            if (this.active > 0 && this.replanWanted) this.set({ ...this.state, proposed, message: "a new plan is waiting for the chats in progress to end" });
+        } catch (e) {
+            this.options.log(`working out a new plan failed: ${(e as Error).message}`);
+        } finally {
+            this.proposing = false;
+        }
+    }
+
+    private shapeOf(load: NonNullable<ModelHost["load"]>) {
+        return modelShapeFromHeader(readGgufHeader(load.modelPath), path.basename(load.modelPath));
+    }
+
+    private planOptions(load: NonNullable<ModelHost["load"]>) {
+        const stage = { contextSize: 4096, maxSequences: 4, batchSize: 512, ...load.stage };
+        return { contextSize: stage.contextSize, maxSequences: stage.maxSequences, batchSize: stage.batchSize, activationBytesPerValue: load.activations === "f16" ? 2 : 4 };
     }
 
     private pipelineBroke(error: PipelineError): void {
@@ -227,7 +289,7 @@ export class ModelHost {
         await this.closePipeline();
         const candidates = await this.options.refreshCandidates();
         if (candidates.length === 0) {
-            this.set({ ...this.state!, state: "failed", stages: [], message: "no member can take the model's layers now: start a node on a member" });
+            this.set({ ...this.state!, state: "failed", stages: [], message: "no member can take the model's layers now: start a node on a member", proposed: null });
             throw new ModelHostError(this.state!.message);
         }
         const explicit = load.layers != null && load.layers !== "auto";
@@ -235,24 +297,21 @@ export class ModelHost {
         let layers: LayerRange[];
         let stageGpuLayers: number[] | undefined;
         let predicted = "";
+        let planned: { plan: Plan; order: LiveMember[] } | null = null;
         if (explicit) {
             layers = parseLayerRanges(load.layers!, load.layerTotal);
             if (layers.length > candidates.length)
                 throw new ModelHostError(`${layers.length} layer ranges, but only ${candidates.length} member(s) answer: ${candidates.map((c) => c.name).join(", ")}`);
             peers = candidates.slice(0, layers.length);
         } else {
-            const stage = { contextSize: 4096, maxSequences: 4, batchSize: 512, ...load.stage };
-            let planned;
             try {
-                planned = planOverMembers(modelShapeFromHeader(readGgufHeader(load.modelPath), path.basename(load.modelPath)), candidates, {
-                    contextSize: stage.contextSize, maxSequences: stage.maxSequences, batchSize: stage.batchSize, activationBytesPerValue: load.activations === "f16" ? 2 : 4
-                });
+                planned = planOverMembers(this.shapeOf(load), candidates, this.planOptions(load));
             } catch (e) {
-                this.set({ ...this.state!, state: "failed", stages: [], message: (e as Error).message });
+                this.set({ ...this.state!, state: "failed", stages: [], message: (e as Error).message, proposed: null });
                 throw e;
             }
             peers = planned.order;
-            this.idle = new Set(candidates.filter((c) => !planned.order.some((p) => p.nodeId === c.nodeId)).map((c) => c.nodeId));
+            this.idle = new Set(candidates.filter((c) => !planned!.order.some((p) => p.nodeId === c.nodeId)).map((c) => c.nodeId));
             layers = planned.plan.stages.map((s) => ({ start: s.layers[0], end: s.layers[1] }));
             stageGpuLayers = planned.plan.stages.map((s) => s.gpuLayersOption);
             predicted = `, predicted ${planned.plan.predictedTokensPerSecond.toFixed(1)} tokens/s`;
@@ -272,15 +331,19 @@ export class ModelHost {
                 }
             });
         } catch (e) {
-            this.set({ ...this.state!, state: "failed", stages: [], message: (e as Error).message });
+            this.set({ ...this.state!, state: "failed", stages: [], message: (e as Error).message, proposed: null });
             throw e;
         }
         if (this.disposed) { await pipeline.dispose(); return; }
         this.pipeline = pipeline;
-        const stages: PlannedStage[] = pipeline.stages.map((s) => ({
-            nodeId: s.client.serverNodeId ?? "", name: s.client.name, layers: [s.range.start, s.range.end], memoryBytes: s.memoryBytes
+        const stages: PlannedStage[] = pipeline.stages.map((s, i) => ({
+            nodeId: s.client.serverNodeId ?? "", name: s.client.name, layers: [s.range.start, s.range.end], memoryBytes: s.memoryBytes,
+            gpuLayers: stageGpuLayers?.[i] ?? 0, predictedMsPerToken: planned?.plan.stages[i]?.predictedMsPerToken ?? null
         }));
-        this.set({ ...this.state!, state: "ready", stages, message: "", planVersion: this.state!.planVersion + 1 });
+        this.set({
+            ...this.state!, state: "ready", stages, message: "", planVersion: this.state!.planVersion + 1,
+            predictedTokensPerSecond: planned?.plan.predictedTokensPerSecond ?? null, proposed: null
+        });
         this.options.log(`the model ${this.state!.name} is ready (plan ${this.state!.planVersion}): ${stages.map((s) => `${s.name} ${s.layers[0]}-${s.layers[1]}`).join(", ")}`);
         // Members may have changed while this plan was made.
         if (this.planDiffers(this.options.candidates())) this.scheduleReplan(this.options.replanDelayMs ?? 1000);
@@ -308,4 +371,12 @@ export class ModelHost {
     private set(model: HostedModelState | null): void {
         this.events.emit({ type: "changed", model });
     }
+}
+
+/** The planner's stages as the host shows them (members by name). */
+function plannedStages(plan: Plan, order: readonly LiveMember[]): PlannedStage[] {
+    return plan.stages.map((s, i) => ({
+        nodeId: order[i]!.nodeId, name: order[i]!.name, layers: [s.layers[0], s.layers[1]], gpuLayers: s.gpuLayersOption,
+        memoryBytes: s.memoryBytes, predictedMsPerToken: s.predictedMsPerToken
+    }));
 }

@@ -11,6 +11,7 @@ import { StageRuntime } from "../app/stage/runtime.ts";
 import { parseLayerRanges, sliceStage } from "../app/stage/slice.ts";
 import { SMALL, buildModel, tempDir, type ModelSpec } from "./helpers/models.ts";
 import { referenceGreedy } from "./helpers/reference.ts";
+import { testGpuLayers } from "./helpers/gpu.ts";
 import { maxAbsDiff, runSteps } from "./helpers/stepper.ts";
 import { greedyTokens } from "./helpers/generation.ts";
 import { concurrentChats, scheduleFixture, staggeredChats } from "./helpers/scenarios.ts";
@@ -19,7 +20,8 @@ const CONTEXT = 256;
 const GEN = 16;
 const PROMPT = "The quick brown fox jumps over the lazy dog. Once upon a time";
 /** Default options everywhere (flash attention "auto", all cores), as a user runs it. */
-const load = { contextSize: CONTEXT, maxSequences: 1 };
+/** Stage options: a small context, and the GPU when this machine has one (as the reference). */
+const load = { contextSize: CONTEXT, maxSequences: 1, gpuLayers: await testGpuLayers() };
 
 interface Case { name: string; spec: ModelSpec; splits: string[]; exactLogits: boolean }
 
@@ -162,7 +164,7 @@ describe("schedules users produce, in this process (quantized stages batch seque
 
     test("staggered chats, a freed slot reused while others decode: each equals its own reference", async () => {
         // Two stages and three sequences: groups of two share a batch, so ids meet in every order.
-        const pipeline = await LocalPipeline.load(await sliceAll(model, "0-2,2-4", 4, "sched"), { contextSize: CONTEXT, maxSequences: 3, threads: 1 });
+        const pipeline = await LocalPipeline.load(await sliceAll(model, "0-2,2-4", 4, "sched"), { ...load, maxSequences: 3, threads: 1 });
         try {
             await staggeredChats(pipeline, prompts, refs);
             await concurrentChats(pipeline, prompts.slice(0, 3), refs, 12);

@@ -2,9 +2,11 @@
 // per token next to the bandwidth bound (weight bytes each device reads per token / its memory
 // bandwidth, plus each hop's link latency); the planner's run time for 8 members × 128 layers
 // (median of several runs); and how far the heuristic order search (more than exactMaxMembers
-// members) lands from trying every order.
+// members) lands from trying every order. Then, on this machine, predicted vs measured ms/token
+// for one node and a 2-node split of a real pipeline (two node processes on 127.0.0.1; see
+// bench-plan-split.ts; --no-split skips it).
 //
-//   node --import tsx scripts/bench-plan.ts [--runs N] [--json]
+//   node --import tsx scripts/bench-plan.ts [--runs N] [--json] [--no-split]
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -12,8 +14,9 @@ import { parseClusterFileText, type ClusterFile } from "../app/placement/cluster
 import { describeModel, MODEL_FAMILIES, syntheticModelShape, type ModelShape } from "../app/placement/model-shape.ts";
 import { bandwidthBoundMsPerToken, findPlan, type PlanInput } from "../app/placement/planner.ts";
 import { makeLinks, type Link, type Member, type PlanObjective } from "../app/placement/cost-model.ts";
+import { benchPlanSplit } from "./bench-plan-split.ts";
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "15" }, json: { type: "boolean", default: false } } });
+const { values } = parseArgs({ options: { runs: { type: "string", default: "15" }, json: { type: "boolean", default: false }, "no-split": { type: "boolean", default: false } } });
 const runs = Math.max(1, Number(values.runs) || 15);
 const GiB = 1024 ** 3;
 const dir = path.join(import.meta.dirname, "..", "test", "fixtures", "clusters");
@@ -130,4 +133,20 @@ for (const [objective, g] of Object.entries(gaps)) {
 }
 out.heuristicGaps = gaps;
 
+// ---- predicted vs measured on this machine: 1 node and a 2-node split --------------------------
+
+if (!values["no-split"]) {
+    log("");
+    try {
+        out.split = await benchPlanSplit({ log });
+    } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        out.split = { error: message };
+        console.error(`predicted vs measured: ${message}`);
+        process.exitCode = 1;
+    }
+}
+
 if (values.json) console.log(JSON.stringify(out, null, 2));
+// Nothing of the nodes' clients is left to wait for; never hang on a handle that outlived them.
+setTimeout(() => process.exit(), 2000).unref();

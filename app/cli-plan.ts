@@ -14,10 +14,10 @@ import { MODEL_SHAPE_EXAMPLES, modelShapeFromHeader, syntheticModelShape, type M
 import { PlanDoesNotFitError, planOrThrow } from "./placement/no-fit.ts";
 import { formatPlanTable } from "./placement/plan-report.ts";
 import type { Plan } from "./placement/planner.ts";
-import type { Member, PlanOptions } from "./placement/cost-model.ts";
+import type { Links, Member, PlanOptions } from "./placement/cost-model.ts";
 import { requireCluster, requireLocalNode } from "./cli-cluster.ts";
 import type { ClusterViewState } from "./cluster/cluster-view.ts";
-import { plannerMember } from "./host/live-plan.ts";
+import { linksBetweenMembers, plannerMember } from "./host/live-plan.ts";
 import { defaultDataDir } from "./model/stage-cache.ts";
 import { NodeClient, grpcMessage } from "./protocol/node-client.ts";
 
@@ -30,7 +30,8 @@ export const PLAN_HELP = `  hearth plan (--model FILE | --model-shape NAME) [--s
 `;
 
 /** The members that answer now, as the planner sees them (named by node id; `names` gives what to show). */
-export interface LiveCluster { members: Member[]; names: Map<string, string> }
+/** The members that answer now, as the planner sees them, and the links they measured. */
+export interface LiveCluster { members: Member[]; links?: Links; names: Map<string, string> }
 
 /** A mistake in the command line (the wiring prints it with the help, exit 2). */
 export class PlanUsageError extends Error {
@@ -103,7 +104,7 @@ export function runPlan(argv: string[], live?: LiveCluster): PlanCommandResult {
         const named = (text: string) => text.replace(/\b[0-9a-f]{32}\b/g, (id) => live.names.get(id) ?? id);
         let plan: Plan;
         try {
-            plan = planOrThrow({ model, members: live.members, options: { ...options, marginFraction: 0, marginMinBytes: 0 } });
+            plan = planOrThrow({ model, members: live.members, links: live.links, options: { ...options, marginFraction: 0, marginMinBytes: 0 } });
         } catch (e) {
             if (e instanceof PlanDoesNotFitError) {
                 const renamed = new PlanDoesNotFitError(JSON.parse(named(JSON.stringify(e.json))) as typeof e.json);
@@ -171,8 +172,10 @@ async function liveCluster(dataDir: string): Promise<LiveCluster> {
     }));
     const members = answers.filter((a) => a != null);
     if (members.length === 0) throw new Error("no member answers now: start 'hearth node' on the machines, or plan with --simulate");
+    const live = members.map((m) => ({ nodeId: m.nodeId, name: m.name, address: "", info: { ...m.info, totalMemoryBytes: Number(m.info.totalMemoryBytes), freeMemoryBytes: Number(m.info.freeMemoryBytes) } }));
     return {
-        members: members.map((m) => plannerMember({ nodeId: m.nodeId, name: m.name, address: "", info: { ...m.info, totalMemoryBytes: Number(m.info.totalMemoryBytes), freeMemoryBytes: Number(m.info.freeMemoryBytes) } })),
+        members: live.map(plannerMember),
+        links: linksBetweenMembers(live),
         names: new Map(members.map((m) => [m.nodeId, m.name]))
     };
 }

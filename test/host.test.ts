@@ -11,6 +11,7 @@ import { after, before, test } from "node:test";
 import { Tokenizer } from "../app/model/tokenizer.ts";
 import { chatPrompt } from "../app/model/chat.ts";
 import type { HostedModel__Output } from "../app/protocol/proto.ts";
+import { DEFAULT_LINK, hopMs } from "../app/placement/cost-model.ts";
 import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
 import { bin, runHearth, startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
 import { referenceGreedy } from "./helpers/reference.ts";
@@ -176,6 +177,16 @@ test("a relayed chat cancelled mid-stream frees its sequence on every stage; a m
     // A long context, so that a chat lasts long enough to watch (3500 tokens); two members hold the model, neither alone.
     const context = 4096;
     await startAll({ alpha: 180, beta: 180 });
+    // Plans cost each hop with the links the members measured (once they have), not an assumed one.
+    const assumed = hopMs(DEFAULT_LINK, 256 * 4);
+    let hops: number[] = [];
+    await until("hearth plan costs the hop with a measured link", async () => {
+        const planned = await hearth(["plan", "--model", model, "--context", String(context), "--json", "--data-dir", path.join(dir, "beta")]);
+        assert.equal(planned.code, 0, planned.stderr + planned.stdout);
+        hops = (JSON.parse(planned.stdout) as { stages: Array<{ hopMsPerToken: number }> }).stages.map((s) => s.hopMsPerToken);
+        return hops.length === 2 && hops.every((h) => h > 0 && Math.abs(h - assumed) > 1e-6);
+    }, 20000);
+    console.log(`# hops costed with measured links: ${hops.map((h) => h.toFixed(2)).join(", ")} ms (an assumed link: ${assumed.toFixed(2)} ms)`);
     const load = await hearth(["load", "--model", model, "--context-size", String(context), "--json", "--data-dir", path.join(dir, "alpha")]);
     assert.equal(load.code, 0, load.stderr);
     const before = JSON.parse(load.stdout) as HostedModel__Output;

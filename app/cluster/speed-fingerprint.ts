@@ -8,7 +8,8 @@ import { createRequire } from "node:module";
 import si from "systeminformation";
 import { getLlamaInstance } from "../native/llama.ts";
 
-export type LlamaBackend = "cpu" | "metal" | "cuda" | "vulkan";
+export type { LlamaBackend } from "./cluster-view-types.ts";
+import type { LlamaBackend } from "./cluster-view-types.ts";
 
 /** The hardware a speed profile was measured on. */
 export interface SpeedHardware {

@@ -25,7 +25,9 @@ import { formatHostPort } from "./cluster/host-port.ts";
 import { HostUsageError, cmdChat, cmdLoad } from "./cli-host.ts";
 import { PLAN_HELP, PlanUsageError, cmdPlan } from "./cli-plan.ts";
 import { PlanDoesNotFitError } from "./placement/no-fit.ts";
-import { ClusterUsageError, cmdInvite, cmdJoin, cmdLeave, cmdPeers, cmdRemove, joinCluster, requireCluster } from "./cli-cluster.ts";
+import { ClusterUsageError, cmdInvite, cmdJoin, cmdLeave, cmdPeers, cmdRemove, requireCluster } from "./cli-cluster.ts";
+import { joinCluster } from "./cluster/join-cluster.ts";
+import { DEFAULT_WEB_PORT, runWebNode } from "./cli-web.ts";
 import { connectPipeline } from "./coordinator/connect.ts";
 import type { RemotePipeline } from "./coordinator/remote-pipeline.ts";
 
@@ -33,9 +35,11 @@ const HELP = `hearth — one LLM across the computers in your home
 
 Usage:
   hearth node [--port 7420] [--name NAME] [--host 0.0.0.0] [--data-dir DIR] [--memory-limit BYTES] [--gpu-memory-limit BYTES] [--lease-ms MS]
-              [--create-cluster | --join CODE [--peer HOST:PORT]] [--no-discovery] [--no-speed-test]
+              [--create-cluster | --join CODE [--peer HOST:PORT]] [--no-discovery] [--no-speed-test] [--web [PORT] [--web-host 127.0.0.1]]
       Runs a headless node that hosts pipeline stages for its cluster. On the first start it
-      creates a new cluster (or joins one with --join CODE).
+      creates a new cluster (or joins one with --join CODE). With --web it serves the app's UI
+      in a browser (port 7421 by default, on 127.0.0.1; another --web-host needs the login token
+      it prints), and a machine in no cluster waits there for Create cluster or Join cluster.
   hearth invite [--json]          Makes a join code for one more machine (on any member whose node runs; the
                                   machine that created the cluster signs, so it must be on).
   hearth join CODE [--peer HOST:PORT] [--name NAME]
@@ -279,8 +283,11 @@ async function cmdGenerate(argv: string[]) {
     }
 }
 
-async function cmdNode(argv: string[]) {
+async function cmdNode(rawArgv: string[]) {
+    // `--web [PORT]`: the port is optional.
+    const argv = rawArgv.flatMap((a, i) => (a === "--web" ? (/^\d+$/.test(rawArgv[i + 1] ?? "") ? ["--web-port"] : ["--web-port", String(DEFAULT_WEB_PORT)]) : [a]));
     const { values } = parseArgs({ args: argv, options: {
+        "web-port": { type: "string" }, "web-host": { type: "string" },
         port: { type: "string", default: "7420" }, name: { type: "string" }, host: { type: "string", default: "0.0.0.0" },
         "data-dir": { type: "string" }, "cluster-key": { type: "string" }, "memory-limit": { type: "string" }, "gpu-memory-limit": { type: "string" }, "lease-ms": { type: "string" },
         "create-cluster": { type: "boolean", default: false }, join: { type: "string" }, peer: { type: "string" },
@@ -301,6 +308,8 @@ async function cmdNode(argv: string[]) {
         ...(values["gpu-memory-limit"] != null ? { gpuMemoryLimitBytes: int(values["gpu-memory-limit"], "gpu-memory-limit", 0) } : {}),
         ...(values["lease-ms"] != null ? { leaseMs: int(values["lease-ms"], "lease-ms", 30000) } : {})
     };
+    const webPort = values["web-port"] != null ? int(values["web-port"], "web", DEFAULT_WEB_PORT) : null;
+    if (values["web-host"] != null && webPort == null) throw new UsageError("--web-host goes with --web [PORT]");
     let cluster = loadNodeCluster(dataDir);
     if (cluster != null && (values["create-cluster"] || values.join != null))
         throw new Error(`this node is already a member of cluster ${cluster.membership.clusterId.slice(0, 8)}…: run 'hearth leave' first to ${values.join != null ? "join another" : "create a new one"}`);
@@ -309,10 +318,19 @@ async function cmdNode(argv: string[]) {
             dataDir, code: values.join, name, ...(values.peer != null ? { peer: values.peer } : {}),
             ...(values.host !== "0.0.0.0" ? { interfaceAddress: values.host } : {}), log: (line) => process.stderr.write(`${line}\n`)
         });
-    } else if (cluster == null) {
+    } else if (cluster == null && (values["create-cluster"] || webPort == null)) {
         cluster = await createNodeCluster(dataDir, { nodeName: name });
         console.log(`created a new cluster (${cluster.membership.clusterId.slice(0, 8)}…); add machines with 'hearth invite'`);
     }
+    // With the web UI the node's life is the UI's: without a cluster it waits for Create or Join there.
+    if (webPort != null) {
+        await runWebNode({
+            dataDir, name, host: values.host, port, webPort, webHost: values["web-host"] ?? "127.0.0.1",
+            discovery: !values["no-discovery"], measureSpeed: !values["no-speed-test"], node: tuning
+        });
+        return;
+    }
+    if (cluster == null) throw new Error("no cluster");
     const stopped = new AbortController();
     const node = await HearthNode.start({
         name, host: values.host, port, dataDir, cluster,

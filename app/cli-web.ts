@@ -21,6 +21,8 @@ export interface WebNodeOptions {
     discovery: boolean;
     measureSpeed: boolean;
     node: UiServiceOptions["node"];
+    /** the longest reply, in tokens (UiServiceOptions.maxReplyTokens) */
+    maxReplyTokens?: number;
 }
 
 /** The newest modification time under `dir` (recursively), skipping `skip`. */
@@ -53,7 +55,7 @@ export async function runWebNode(o: WebNodeOptions): Promise<void> {
     const rendererDir = await ensureRendererBuilt();
     const service = await UiService.start({
         dataDir: o.dataDir, shell: "web", name: o.name, host: o.host, port: o.port, discovery: o.discovery, measureSpeed: o.measureSpeed,
-        ...(o.node != null ? { node: o.node } : {}), log
+        ...(o.node != null ? { node: o.node } : {}), ...(o.maxReplyTokens != null ? { maxReplyTokens: o.maxReplyTokens } : {}), log
     });
     let ui: WebUi;
     try {

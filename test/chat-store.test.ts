@@ -82,9 +82,14 @@ test("a damaged chat file is set aside with a notice; the others load; nothing c
         const bad = store.create("bad");
         await store.dispose();
         fs.writeFileSync(path.join(dir, `${bad.id}.json`), "{\"format\":1,\"chat\":{\"id\":");
+        // An older or hand-edited file without a message's error and stats loads, with them empty.
+        const plain = "00112233445566ff";
+        fs.writeFileSync(path.join(dir, `${plain}.json`), JSON.stringify({ format: 1, chat: { id: plain, title: "plain", createdAtMs: 1, updatedAtMs: 1,
+            messages: [{ id: "m1", role: "assistant", text: "hi", createdAtMs: 1, status: "done", stats: { servedBy: "not a list" } }] } }));
         fs.writeFileSync(path.join(dir, "0123456789abcdef.json"), JSON.stringify({ format: 1, chat: { id: "fedcba9876543210", title: "x", createdAtMs: 1, updatedAtMs: 1, messages: [] } }));
         const again = ChatStore.open({ dir });
-        assert.deepEqual(again.state.chats.map((c) => c.id), [good.id]);
+        assert.deepEqual(again.state.chats.map((c) => c.id).sort(), [good.id, plain].sort());
+        assert.deepEqual(again.chat(plain).messages.map((m) => [m.error, m.stats]), [["", null]], "a malformed stats object is dropped, not passed on");
         assert.match(again.state.notice, /2 chat files were damaged and set aside/);
         const aside = fs.readdirSync(dir).filter((f) => f.includes(".corrupt-"));
         assert.equal(aside.length, 2, "both kept for the user, under another name");

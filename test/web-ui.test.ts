@@ -85,12 +85,24 @@ test("requests and streams over the WebSocket: state first, then events; errors 
     assert.equal(listeners.has("app"), false, "a closed socket's subscriptions end");
 });
 
-test("a WebSocket from another origin is refused; a huge message closes the socket", T, async () => {
+test("a WebSocket from another origin is refused, a sandboxed or file:// page (Origin null) too; a huge message closes the socket", T, async () => {
     await assert.rejects(socket(open, "", { Origin: "http://evil.example" }), /HTTP 403/);
+    await assert.rejects(socket(open, "", { Origin: "null" }), /HTTP 403/);
     const ws = await socket(open, "", { Origin: `http://127.0.0.1:${open.port}` });
     const closed = new Promise<number>((r) => ws.once("close", (code) => r(code)));
     ws.send(JSON.stringify({ type: "invoke", id: 1, method: "chat.send", params: { text: "x".repeat(2 * 1024 * 1024) } }));
     assert.equal(await closed, 1009, "over the 1 MiB limit");
+});
+
+test("without a token, only a loopback Host is served: a rebound name (another site resolving to 127.0.0.1) is refused", T, async () => {
+    const http = await import("node:http");
+    const get = (host: string) => new Promise<number>((resolve, reject) => {
+        http.get({ host: "127.0.0.1", port: open.port, path: "/", headers: { Host: host } }, (res) => { res.resume(); resolve(res.statusCode!); }).on("error", reject);
+    });
+    assert.equal(await get(`127.0.0.1:${open.port}`), 200);
+    assert.equal(await get(`localhost:${open.port}`), 200);
+    assert.equal(await get(`evil.example:${open.port}`), 403);
+    await assert.rejects(socket(open, "", { Host: `evil.example:${open.port}`, Origin: `http://evil.example:${open.port}` }), /HTTP 403/);
 });
 
 test("with a token: 401 without it, the page with it sets a cookie, the socket takes either", T, async () => {

@@ -201,12 +201,18 @@ export function parseChatFile(text: string, name: string): ChatView {
     const c = file.chat as Partial<ChatView> | undefined;
     if (c == null || typeof c.id !== "string" || !CHAT_ID.test(c.id) || `${c.id}.json` !== name) throw new Error(`${name} does not hold the chat its name says`);
     if (typeof c.title !== "string" || typeof c.createdAtMs !== "number" || typeof c.updatedAtMs !== "number" || !Array.isArray(c.messages)) throw new Error(`${name} lacks a chat's fields`);
-    for (const m of c.messages as Partial<ChatMessageView>[]) {
+    const messages = (c.messages as Partial<ChatMessageView>[]).map((m) => {
         if (typeof m?.id !== "string" || (m.role !== "user" && m.role !== "assistant") || typeof m.text !== "string" || typeof m.createdAtMs !== "number" ||
             !["done", "streaming", "stopped", "failed"].includes(m.status as string))
             throw new Error(`${name} holds a message without its fields`);
-    }
-    return c as ChatView;
+        // Stats the UI cannot show are dropped, never passed on half-formed.
+        const s = m.stats as Partial<NonNullable<ChatMessageView["stats"]>> | null | undefined;
+        const stats = s != null && typeof s === "object" && Array.isArray(s.servedBy) && s.servedBy.every((x) => typeof x === "string") &&
+            [s.timeToFirstTokenMs, s.tokensPerSecond, s.tokens, s.planVersion].every((x) => typeof x === "number") && typeof s.hostName === "string" && typeof s.stopReason === "string"
+            ? s as NonNullable<ChatMessageView["stats"]> : null;
+        return { id: m.id, role: m.role, text: m.text, createdAtMs: m.createdAtMs, status: m.status!, error: typeof m.error === "string" ? m.error : "", stats } satisfies ChatMessageView;
+    });
+    return { id: c.id, title: c.title, createdAtMs: c.createdAtMs, updatedAtMs: c.updatedAtMs, messages };
 }
 
 /** A reply that was streaming when the app stopped ends as stopped, with a word on why. */

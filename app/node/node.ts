@@ -119,7 +119,7 @@ export class HearthNode {
                     (e, port) => (e ? reject(e) : resolve(port))));
         } catch (e) {
             await node.inventoryRef.dispose();
-            throw new Error(`cannot listen on ${host}:${options.port} (${(e as Error).message}): another program may use the port — choose another with --port`);
+            throw new Error(`cannot listen on ${host}:${options.port} (${(e as Error).message}): another program may use the port (is Hearth running already?) — choose another port (hearth node --port, or $HEARTH_PORT for the app)`);
         }
         node.runtimeRef = new ClusterRuntime({
             cluster: options.cluster, name: options.name, port: node.port, host, inventory: node.inventoryRef,

@@ -1,7 +1,7 @@
 // The one contract between the engine and the UI: requests (a method, its params, its result) and
 // streams (a state, then events that change it, folded by the pure `applyUiEvent`). The Electron
 // preload exposes exactly these methods and streams (UI_METHODS, UI_STREAMS) to the renderer over
-// IPC; the web UI gets the same over a WebSocket (ws-bridge.ts); the engine implements it once
+// IPC; the web UI gets the same over a WebSocket (web-ui.ts); the engine implements it once
 // (ui-service.ts). Every type here is plain JSON. Nothing in this file does I/O.
 import type { ClusterModel, ClusterViewState } from "../cluster/cluster-view-types.ts";
 

@@ -53,11 +53,16 @@ export interface UiServiceOptions {
     node?: Pick<NodeOptions, "memoryLimitBytes" | "gpuMemoryLimitBytes" | "leaseMs" | "inviteValidityMs" | "memberSyncMs">;
     /** the context size a model is loaded with when the UI does not say. Defaults to 4096 */
     contextSize?: number;
+    /** the longest reply, in tokens, when the UI does not say. Defaults to 1024 */
+    maxReplyTokens?: number;
     log?: (line: string) => void;
 }
 
 /** The built-in test model: a llama of 6 layers with random weights and a real tokenizer (about 20 MB). */
 export const TEST_MODEL = Object.freeze({ fileName: "hearth-test-model.gguf", arch: "llama", vocab: "llama-spm", layers: 6, embd: 256, heads: 4, kvHeads: 2, ff: 512, type: "f32", tied: false, seed: 7 } as const);
+
+/** Why replies are aborted when the node stops (not the user's Stop). */
+const NODE_STOPPED = "node-stopped";
 
 type Hubs = { [S in UiStreamName]: EventHub<UiStreams[S]["state"], UiStreams[S]["event"] & { type: string }> };
 
@@ -187,16 +192,22 @@ export class UiService implements HearthApi {
     }
 
     private async createCluster(name: string | undefined): Promise<AppState> {
-        if (this.node != null || this.hubs.app.state.phase !== "setup") throw new UiError("this machine is in a cluster already: leave it first to create a new one", "bad-request");
+        if (!this.canSetUp()) throw new UiError("this machine is in a cluster already: leave it first to create a new one", "bad-request");
         const nodeName = this.nameFor(name);
         this.setApp({ phase: "starting", nodeName, message: "creating the cluster…" });
-        const cluster = await createNodeCluster(this.options.dataDir, { nodeName });
+        let cluster: NodeCluster;
+        try {
+            cluster = await createNodeCluster(this.options.dataDir, { nodeName });
+        } catch (e) {
+            this.setApp({ phase: "setup", message: "" });
+            throw new UiError(`the cluster could not be created: ${errorText(e)}`, "failed");
+        }
         await this.startNode(cluster);
         return this.hubs.app.state;
     }
 
     private async joinCluster(code: string, name: string | undefined, peer: string | undefined): Promise<AppState> {
-        if (this.node != null || this.hubs.app.state.phase !== "setup") throw new UiError("this machine is in a cluster already: leave it first to join another", "bad-request");
+        if (!this.canSetUp()) throw new UiError("this machine is in a cluster already: leave it first to join another", "bad-request");
         try {
             parseJoinCode(code);
         } catch (e) {
@@ -213,6 +224,18 @@ export class UiService implements HearthApi {
         }
         await this.startNode(cluster);
         return this.hubs.app.state;
+    }
+
+    /** Whether this machine may create or join a cluster now: in setup, or failed with no cluster left in its data dir. */
+    private canSetUp(): boolean {
+        const phase = this.hubs.app.state.phase;
+        if (this.node != null || (phase !== "setup" && phase !== "failed")) return false;
+        if (phase === "setup") return true;
+        try {
+            return loadNodeCluster(this.options.dataDir) == null;
+        } catch (e) {
+            throw new UiError(errorText(e), "failed");
+        }
     }
 
     private nameFor(name: string | undefined): string {
@@ -264,7 +287,7 @@ export class UiService implements HearthApi {
     }
 
     private async stopNode(): Promise<void> {
-        for (const reply of this.replies.values()) reply.abort();
+        for (const reply of this.replies.values()) reply.abort(NODE_STOPPED);
         for (const u of this.unsubscribe.splice(0)) u();
         if (this.viewTimer != null) { clearTimeout(this.viewTimer); this.viewTimer = null; }
         this.self?.close();
@@ -355,6 +378,7 @@ export class UiService implements HearthApi {
 
     private async openTestModel(contextSize: number | undefined): Promise<ModelState> {
         this.running();
+        if (this.hubs.model.state.loading != null) throw new UiError("a model is loading already: wait for it, or for its error", "bad-request");
         const file = path.join(this.modelsDir, TEST_MODEL.fileName);
         if (!fs.existsSync(file)) {
             this.setModel({ error: "", loading: { phase: "making the test model", message: "making Hearth's test model (random weights)", bytesDone: 0, bytesTotal: 0 } });
@@ -402,7 +426,7 @@ export class UiService implements HearthApi {
         const reply = this.chats.add(chatId, { role: "assistant", text: "", status: "streaming", error: "", stats: null });
         const abort = new AbortController();
         this.replies.set(chatId, abort);
-        void this.stream(chatId, reply.id, [...history, { role: "user", content: text }], maxTokens ?? 1024, abort.signal)
+        void this.stream(chatId, reply.id, [...history, { role: "user", content: text }], maxTokens ?? this.options.maxReplyTokens ?? 1024, abort.signal)
             .finally(() => { if (this.replies.get(chatId) === abort) this.replies.delete(chatId); });
         return { messageId: reply.id };
     }
@@ -448,6 +472,7 @@ export class UiService implements HearthApi {
                 settled = true;
                 signal.removeEventListener("abort", onAbort);
                 if (result != null) end({ status: "done", error: "", stats: stats(result, result.stopReason) });
+                else if (signal.aborted && signal.reason === NODE_STOPPED) end({ status: "failed", error: "this machine's node stopped while the reply was coming in; send the message again once it runs", stats: null });
                 else if (signal.aborted) end({ status: "stopped", error: "", stats: stats(null, "stopped") });
                 else end({ status: "failed", error: error != null ? grpcMessage(error) : "the reply ended without its result; try again", stats: null });
                 resolve();

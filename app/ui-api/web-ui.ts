@@ -32,7 +32,7 @@ export interface WebUiOptions {
 }
 
 /** The Content-Security-Policy of every page: nothing but this server's own scripts, styles and socket. */
-export const WEB_UI_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+export const WEB_UI_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 const TYPES: Record<string, string> = {
     ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".map": "application/json",
@@ -101,9 +101,13 @@ export class WebUi {
 
     // ---- HTTP -------------------------------------------------------------------------------------
 
-    /** Whether the request carries the token (query or cookie), when one is required. */
+    /**
+     * Whether the request carries the token (query or cookie), when one is required. Without a
+     * token (bound to loopback) the request must name a loopback host: a page of another site that
+     * resolves its own name to 127.0.0.1 (DNS rebinding) names that site, and is refused.
+     */
     private authorized(req: http.IncomingMessage): { ok: boolean; viaQuery: boolean } {
-        if (this.token == null) return { ok: true, viaQuery: false };
+        if (this.token == null) return { ok: loopbackHostHeader(req.headers.host), viaQuery: false };
         const url = new URL(req.url ?? "/", "http://x");
         const query = url.searchParams.get("token");
         if (query != null && safeEqual(query, this.token)) return { ok: true, viaQuery: true };
@@ -117,6 +121,11 @@ export class WebUi {
         };
         if (req.method !== "GET" && req.method !== "HEAD") { res.writeHead(405, { ...headers, Allow: "GET, HEAD" }).end(); return; }
         const auth = this.authorized(req);
+        if (!auth.ok && this.token == null) {
+            res.writeHead(403, { ...headers, "Content-Type": "text/plain; charset=utf-8" })
+                .end("This Hearth web UI answers only at 127.0.0.1 or localhost: open the address the node printed when it started.\n");
+            return;
+        }
         if (!auth.ok) {
             res.writeHead(401, { ...headers, "Content-Type": "text/plain; charset=utf-8" })
                 .end("This Hearth web UI needs its login token: open the address the node printed when it started (it ends in ?token=…).\n");
@@ -150,13 +159,14 @@ export class WebUi {
         const url = new URL(req.url ?? "/", "http://x");
         if (url.pathname !== "/api") return "404 Not Found";
         // Only this server's own pages: a browser sends the page's origin with every WebSocket.
+        // ("null" is a sandboxed frame or a file:// page: never this server's own.)
         const origin = req.headers.origin;
-        if (origin != null && origin !== "null") {
+        if (origin != null) {
             let originHost: string;
             try { originHost = new URL(origin).host; } catch { return "403 Forbidden"; }
-            if (originHost !== req.headers.host) return "403 Forbidden";
+            if (origin === "null" || originHost !== req.headers.host) return "403 Forbidden";
         }
-        if (!this.authorized(req).ok) return "401 Unauthorized";
+        if (!this.authorized(req).ok) return this.token == null ? "403 Forbidden" : "401 Unauthorized";
         return null;
     }
 
@@ -207,6 +217,13 @@ export class WebUi {
         });
         ws.on("error", () => ws.terminate());
     }
+}
+
+/** Whether a Host header names this machine's loopback (127.x, localhost, [::1]), with any port. */
+export function loopbackHostHeader(host: string | undefined): boolean {
+    if (host == null) return false;
+    const name = host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host.replace(/:\d+$/, "");
+    return isLoopback(name.toLowerCase());
 }
 
 function safeEqual(a: string, b: string): boolean {

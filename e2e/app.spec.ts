@@ -7,7 +7,7 @@
 // is photographed under e2e/artifacts/.
 import fs from "node:fs";
 import path from "node:path";
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test, type BrowserType, type Page } from "@playwright/test";
 import { Tokenizer } from "../app/model/tokenizer.ts";
 import { chatPrompt } from "../app/model/chat.ts";
 import { getLlamaInstance } from "../app/native/llama.ts";
@@ -51,7 +51,7 @@ async function engineReply(model: string, prompt: string, tokens: number): Promi
                 if (out.length >= tokens) break;
             }
             await context.dispose();
-            return tokenizer.detokenize(out.filter((t) => !tokenizer.isEndOfGeneration(t)));
+            return tokenizer.decode(out.filter((t) => !tokenizer.isEndOfGeneration(t)));
         } finally {
             await m.dispose();
         }
@@ -63,11 +63,39 @@ async function engineReply(model: string, prompt: string, tokens: number): Promi
 /** Letters and digits only: what Markdown rendering never changes. */
 const letters = (s: string) => s.replace(/[^\p{L}\p{N}]/gu, "");
 
-test("a first-time user: cluster of three, the test model placed across them, a streaming chat, Stop, reload, a machine lost and back", async ({ page }) => {
-    const alphaDir = path.join(dir, "alpha");
+/**
+ * The app's first page for this machine ("alpha"): the web UI of `hearth node --web` in Chromium,
+ * or (HEARTH_E2E_TARGET=electron) the desktop app's window, its node in the same settings.
+ */
+async function openApp(playwright: { chromium: BrowserType }, alphaDir: string): Promise<{ page: Page; close: () => Promise<void> }> {
+    if (process.env.HEARTH_E2E_TARGET === "electron") {
+        const { launchElectronApp } = await import("../main/e2e-launch.ts");
+        const launched = await launchElectronApp({ dataDir: alphaDir, env: {
+            HEARTH_NAME: "alpha", HEARTH_PORT: "0", HEARTH_HOST: "127.0.0.1", HEARTH_DISCOVERY: "0", HEARTH_SPEED_TEST: "0", HEARTH_MEMORY_LIMIT: String(140 * MB)
+        } });
+        await launched.page.setViewportSize({ width: 1280, height: 800 });
+        return { page: launched.page, close: launched.close };
+    }
     const web = await startWebNode("alpha", alphaDir, LIMIT);
     procs.push(web.proc);
+    const browser = await playwright.chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium" });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(web.url);
+    return { page, close: () => browser.close() };
+}
+
+test("a first-time user: cluster of three, the test model placed across them, a streaming chat, Stop, reload, a machine lost and back", async ({ playwright }) => {
+    const alphaDir = path.join(dir, "alpha");
+    const opened = await openApp(playwright, alphaDir);
+    const page = opened.page;
+    try {
+        await firstTimeUser(page, alphaDir);
+    } finally {
+        await opened.close();
+    }
+});
+
+async function firstTimeUser(page: Page, alphaDir: string): Promise<void> {
 
     // Setup: this machine is in no cluster.
     await expect(page.getByTestId("setup-create")).toBeVisible();
@@ -183,4 +211,4 @@ test("a first-time user: cluster of three, the test model placed across them, a 
     await expect(page.getByTestId("placement-segment")).toHaveCount(3, { timeout: 60_000 });
     await expect(page.getByTestId("placement-error")).toHaveCount(0);
     await shot(page, "11-placement-again");
-});
+}

@@ -70,6 +70,12 @@ export interface WorkerArgs {
     dataDir: string;
     name?: string;
     port?: number;
+    /** node settings from the environment, for tests and several instances on one machine:
+     * $HEARTH_HOST (the address to listen on), $HEARTH_DISCOVERY=0, $HEARTH_SPEED_TEST=0, $HEARTH_MEMORY_LIMIT (bytes) */
+    host?: string;
+    discovery?: boolean;
+    measureSpeed?: boolean;
+    memoryLimitBytes?: number;
 }
 
 /** The arguments main passes to utilityProcess.fork (they arrive in the worker's process.argv). */
@@ -97,6 +103,14 @@ export function parseWorkerArgv(argv: readonly string[], env: Record<string, str
         const n = Number(port);
         if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--port must be a port number (got '${port}')`);
         out.port = n;
+    }
+    if (env.HEARTH_HOST != null && env.HEARTH_HOST !== "") out.host = env.HEARTH_HOST;
+    if (env.HEARTH_DISCOVERY === "0") out.discovery = false;
+    if (env.HEARTH_SPEED_TEST === "0") out.measureSpeed = false;
+    if (env.HEARTH_MEMORY_LIMIT != null && env.HEARTH_MEMORY_LIMIT !== "") {
+        const n = Number(env.HEARTH_MEMORY_LIMIT);
+        if (!Number.isInteger(n) || n <= 0) throw new Error(`HEARTH_MEMORY_LIMIT must be a number of bytes (got '${env.HEARTH_MEMORY_LIMIT}')`);
+        out.memoryLimitBytes = n;
     }
     return out;
 }

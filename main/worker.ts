@@ -66,6 +66,10 @@ async function start(): Promise<void> {
         shell: "desktop",
         ...(args.name != null ? { name: args.name } : {}),
         ...(args.port != null ? { port: args.port } : {}),
+        ...(args.host != null ? { host: args.host } : {}),
+        ...(args.discovery != null ? { discovery: args.discovery } : {}),
+        ...(args.measureSpeed != null ? { measureSpeed: args.measureSpeed } : {}),
+        ...(args.memoryLimitBytes != null ? { node: { memoryLimitBytes: args.memoryLimitBytes } } : {}),
         log
     });
     starting = pending.catch(() => null);

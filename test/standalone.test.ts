@@ -272,7 +272,8 @@ describe("node resources", () => {
         const a = ledger.tryReserve(600, "a");
         assert.ok(a != null);
         assert.equal(ledger.tryReserve(600, "b"), null, "the second does not fit while the first holds its bytes");
-        assert.deepEqual(ledger.snapshot(), { totalBytes: 1000, freeBytes: 400, reservedBytes: 600 });
+        assert.deepEqual(ledger.snapshot(), { totalBytes: 1000, freeBytes: 400, reservedBytes: 600, gpuTotalBytes: 0, gpuFreeBytes: 0, gpuReservedBytes: 0, unified: false });
+        assert.equal(ledger.tryReserve(10, "gpu", 1), null, "no GPU memory before a GPU is seen: a stage with GPU layers is refused");
         a.release();
         a.release();
         assert.ok(ledger.tryReserve(600, "b") != null);

@@ -249,7 +249,7 @@ test("a coordinator refuses a node of another protocol version, naming it", { ti
     const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", nodeServerCredentials(oldie.identity, oldie.membership), (e, p) => (e ? reject(e) : resolve(p))));
     try {
         await assert.rejects(connectPipeline({ modelPath: model, peers: [`127.0.0.1:${port}`], layers: [{ start: 0, end: 3 }], cluster: await testCoordinator(), dataDir: path.join(dir, "coord") }),
-            /node 'oldie' .* runs Hearth 0\.0\.1 with protocol 1; this machine speaks protocol 4 — update Hearth/);
+            /node 'oldie' .* runs Hearth 0\.0\.1 with protocol 1; this machine speaks protocol 5 — update Hearth/);
     } finally {
         server.forceShutdown();
     }

@@ -6,7 +6,7 @@
 import path from "node:path";
 import { connectPipeline } from "../coordinator/connect.ts";
 import type { RemotePipeline } from "../coordinator/remote-pipeline.ts";
-import { generate, type GenerationResult } from "../engine/generate.ts";
+import { GenerationRequestError, generate, type GenerationResult } from "../engine/generate.ts";
 import { PipelineError } from "../engine/pipeline.ts";
 import { chatPrompt, type ChatMessage } from "../model/chat.ts";
 import { fileSha256 } from "../model/stage-cache.ts";
@@ -91,7 +91,12 @@ export type HostProgress =
 export type HostEvent = { type: "changed"; model: HostedModelState | null };
 
 export interface ChatTurnRequest {
+    /** the conversation, through the model's chat template (ignored when `prompt` is given) */
     messages: ChatMessage[];
+    /** raw text to continue instead, without the chat template (tokenized with the model's BOS rule) */
+    prompt?: string;
+    /** more text that ends the generation, besides the chat template's (not included in the text) */
+    stop?: readonly string[];
     maxTokens?: number;
     sampler?: SamplerParams;
     signal?: AbortSignal;
@@ -102,6 +107,15 @@ export interface ChatTurnResult { promptTokens: number[]; result: GenerationResu
 
 export class ModelHostError extends Error {
     constructor(message: string) { super(message); this.name = "ModelHostError"; }
+}
+
+/** The prompt tokens and what ends the turn: the raw prompt as it is, or the messages through the chat template; the extra stop strings either way. */
+function turnPrompt(tokenizer: Tokenizer, request: ChatTurnRequest): { tokens: number[]; stopStrings: string[]; stopTokens: number[] } {
+    const extra = (request.stop ?? []).filter((s) => s !== "");
+    if (request.prompt != null) return { tokens: tokenizer.encode(request.prompt), stopStrings: [...extra], stopTokens: [] };
+    if (request.messages.length === 0 || request.messages.at(-1)!.role !== "user") throw new GenerationRequestError("a chat turn needs the user's message last");
+    const chat = chatPrompt(tokenizer, request.messages);
+    return { tokens: chat.tokens, stopStrings: [...chat.stopStrings, ...extra], stopTokens: chat.stopTokens };
 }
 
 export class ModelHost {
@@ -144,7 +158,7 @@ export class ModelHost {
     async chat(request: ChatTurnRequest): Promise<ChatTurnResult> {
         const ready = await this.readyPipeline();
         const tokenizer = this.tokenizer!;
-        const prompt = chatPrompt(tokenizer, request.messages);
+        const prompt = turnPrompt(tokenizer, request);
         this.active++;
         const planVersion = this.state!.planVersion;
         try {

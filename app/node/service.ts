@@ -13,8 +13,18 @@ import {
 import { memberEntriesFromWire, memberEntriesToWire, type NodeClient } from "../protocol/node-client.ts";
 import type { ChatMessage } from "../model/chat.ts";
 import { StageInputError } from "../stage/runtime.ts";
+import { SamplerParamsError } from "../stage/sampler.ts";
+import { GenerationRequestError } from "../engine/generate.ts";
 import { NodeError } from "./errors.ts";
 import type { HearthNode } from "./node.ts";
+
+/** The Chat RPC's limits: messages of a chat, characters of one message or raw prompt, tokens asked for. */
+export const MAX_CHAT_MESSAGES = 1000;
+export const MAX_CHAT_TEXT = 1_000_000;
+export const MAX_CHAT_TOKENS = 1_000_000;
+/** Extra stop strings of a chat: at most this many (as OpenAI's API), each at most this long. */
+export const MAX_STOP_STRINGS = 4;
+export const MAX_STOP_LENGTH = 200;
 
 /** Who made a call: a member's node id and name. */
 export interface Caller { nodeId: string; name: string }
@@ -151,9 +161,18 @@ export class NodeService {
             const req = call.request;
             if ((req as unknown) instanceof InvalidMessage) throw new NodeError(grpc.status.INVALID_ARGUMENT, (req as unknown as InvalidMessage).reason);
             const messages = req.messages.map((m) => ({ role: m.role, content: m.content }));
-            if (messages.length === 0 || messages.length > 1000 || messages.some((m) => !["system", "user", "assistant"].includes(m.role) || m.content.length > 1_000_000))
-                throw new NodeError(grpc.status.INVALID_ARGUMENT, "a chat needs 1-1000 messages, each with the role system, user or assistant");
-            if (req.maxTokens > 1_000_000) throw new NodeError(grpc.status.INVALID_ARGUMENT, "max_tokens is at most 1,000,000");
+            const raw = req.prompt !== "";
+            if (raw) {
+                if (messages.length > 0) throw new NodeError(grpc.status.INVALID_ARGUMENT, "a chat has messages or a raw prompt, not both");
+                if (req.prompt.length > MAX_CHAT_TEXT) throw new NodeError(grpc.status.INVALID_ARGUMENT, `a raw prompt is at most ${MAX_CHAT_TEXT.toLocaleString("en-US")} characters`);
+            } else {
+                if (messages.length === 0 || messages.length > MAX_CHAT_MESSAGES || messages.some((m) => !["system", "user", "assistant"].includes(m.role) || m.content.length > MAX_CHAT_TEXT))
+                    throw new NodeError(grpc.status.INVALID_ARGUMENT, `a chat needs 1-${MAX_CHAT_MESSAGES} messages, each with the role system, user or assistant`);
+                if (messages.at(-1)!.role !== "user") throw new NodeError(grpc.status.INVALID_ARGUMENT, "a chat turn needs the user's message last");
+            }
+            if (req.stop.length > MAX_STOP_STRINGS || req.stop.some((t) => t.length === 0 || t.length > MAX_STOP_LENGTH))
+                throw new NodeError(grpc.status.INVALID_ARGUMENT, `a chat has at most ${MAX_STOP_STRINGS} stop strings, each of 1-${MAX_STOP_LENGTH} characters`);
+            if (req.maxTokens > MAX_CHAT_TOKENS) throw new NodeError(grpc.status.INVALID_ARGUMENT, `max_tokens is at most ${MAX_CHAT_TOKENS.toLocaleString("en-US")}`);
             if (node.host.state == null) {
                 const host = node.clusterRuntime.modelHost();
                 if (host == null) throw new NodeError(grpc.status.FAILED_PRECONDITION, "no member hosts a model now: load one with 'hearth load --model FILE' on a member");
@@ -165,11 +184,14 @@ export class NodeService {
             let turn;
             try {
                 turn = await node.host.chat({
-                    messages: messages as ChatMessage[], maxTokens: req.maxTokens || 256, sampler, signal: abort.signal,
+                    messages: messages as ChatMessage[], ...(raw ? { prompt: req.prompt } : {}), stop: req.stop,
+                    maxTokens: req.maxTokens || 256, sampler, signal: abort.signal,
                     onText: (text, tokens) => { if (!abort.signal.aborted) call.write({ delta: { text, tokens } }); }
                 });
             } catch (e) {
                 if (e instanceof NodeError) throw e;
+                // What the request asks for cannot be (a prompt longer than the context, a sampler parameter out of range).
+                if (e instanceof GenerationRequestError || e instanceof SamplerParamsError) throw new NodeError(grpc.status.INVALID_ARGUMENT, e.message);
                 throw new NodeError(grpc.status.FAILED_PRECONDITION, (e as Error).message);
             }
             const r = turn.result;
@@ -227,8 +249,10 @@ function relayChat(host: NodeClient, req: ChatRequest__Output, call: grpc.Server
         const upstream = host.raw.chat(req as ChatRequest, new grpc.Metadata());
         const cancel = () => upstream.cancel();
         signal.addEventListener("abort", cancel, { once: true });
+        // A failed call ends too ('end' on the next tick, before the rejection's handler runs): it must not end this one as if it succeeded.
+        let failed = false;
         upstream.on("data", (e: ChatEvent__Output) => call.write(e as ChatEvent));
-        upstream.on("error", (e: grpc.ServiceError) => { signal.removeEventListener("abort", cancel); reject(new NodeError(e.code ?? grpc.status.UNAVAILABLE, `the model's host: ${e.details || e.message}`)); });
-        upstream.on("end", () => { signal.removeEventListener("abort", cancel); call.end(); resolve(); });
+        upstream.on("error", (e: grpc.ServiceError) => { failed = true; signal.removeEventListener("abort", cancel); reject(new NodeError(e.code ?? grpc.status.UNAVAILABLE, `the model's host: ${e.details || e.message}`)); });
+        upstream.on("end", () => { if (failed) return; signal.removeEventListener("abort", cancel); call.end(); resolve(); });
     });
 }

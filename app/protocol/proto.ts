@@ -44,7 +44,7 @@ export type { DType } from "./generated/hearth/v1/DType.ts";
 export type { FlashAttention } from "./generated/hearth/v1/FlashAttention.ts";
 
 /** This contract's version; nodes and coordinators of another version refuse each other. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** The path prefix of the Admission service's methods: the only ones open to machines that are not members. */
 export const ADMISSION_PATH_PREFIX = "/hearth.v1.Admission/";

@@ -7,10 +7,14 @@ export interface ChatRequest {
   'messages'?: (_hearth_v1_ChatTurn)[];
   'maxTokens'?: (number);
   'sampler'?: (_hearth_v1_SamplerParams | null);
+  'prompt'?: (string);
+  'stop'?: (string)[];
 }
 
 export interface ChatRequest__Output {
   'messages': (_hearth_v1_ChatTurn__Output)[];
   'maxTokens': (number);
   'sampler': (_hearth_v1_SamplerParams__Output | null);
+  'prompt': (string);
+  'stop': (string)[];
 }

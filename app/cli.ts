@@ -30,16 +30,21 @@ import { joinCluster } from "./cluster/join-cluster.ts";
 import { DEFAULT_WEB_PORT, runWebNode } from "./cli-web.ts";
 import { connectPipeline } from "./coordinator/connect.ts";
 import type { RemotePipeline } from "./coordinator/remote-pipeline.ts";
+import { OPENAI_API_DEFAULTS, OpenAiServer, checkApiBinding } from "./openai/openai-server.ts";
 
 const HELP = `hearth — one LLM across the computers in your home
 
 Usage:
   hearth node [--port 7420] [--name NAME] [--host 0.0.0.0] [--data-dir DIR] [--memory-limit BYTES] [--gpu-memory-limit BYTES] [--lease-ms MS]
-              [--create-cluster | --join CODE [--peer HOST:PORT]] [--no-discovery] [--no-speed-test] [--web [PORT] [--web-host 127.0.0.1]]
+              [--create-cluster | --join CODE [--peer HOST:PORT]] [--no-discovery] [--no-speed-test] [--web [PORT] [--web-host 127.0.0.1] [--max-reply-tokens 1024]]
+              [--api [PORT] [--api-host 127.0.0.1] [--api-key KEY]]
       Runs a headless node that hosts pipeline stages for its cluster. On the first start it
       creates a new cluster (or joins one with --join CODE). With --web it serves the app's UI
       in a browser (port 7421 by default, on 127.0.0.1; another --web-host needs the login token
       it prints), and a machine in no cluster waits there for Create cluster or Join cluster.
+      With --api it serves an OpenAI-compatible API for the cluster's model at http://HOST:PORT/v1
+      (port 7422 by default, on 127.0.0.1; /v1/chat/completions, /v1/completions, /v1/models);
+      another --api-host needs a key (--api-key KEY or $HEARTH_API_KEY), which clients send as theirs.
   hearth invite [--json]          Makes a join code for one more machine (on any member whose node runs; the
                                   machine that created the cluster signs, so it must be on).
   hearth join CODE [--peer HOST:PORT] [--name NAME]
@@ -284,10 +289,13 @@ async function cmdGenerate(argv: string[]) {
 }
 
 async function cmdNode(rawArgv: string[]) {
-    // `--web [PORT]`: the port is optional.
-    const argv = rawArgv.flatMap((a, i) => (a === "--web" ? (/^\d+$/.test(rawArgv[i + 1] ?? "") ? ["--web-port"] : ["--web-port", String(DEFAULT_WEB_PORT)]) : [a]));
+    // `--web [PORT]` and `--api [PORT]`: the port is optional.
+    const optionalPort = (flag: string, option: string, fallback: number) => (a: string, i: number, all: string[]) =>
+        a === flag ? (/^\d+$/.test(all[i + 1] ?? "") ? [option] : [option, String(fallback)]) : [a];
+    const argv = rawArgv.flatMap(optionalPort("--web", "--web-port", DEFAULT_WEB_PORT)).flatMap(optionalPort("--api", "--api-port", OPENAI_API_DEFAULTS.port));
     const { values } = parseArgs({ args: argv, options: {
-        "web-port": { type: "string" }, "web-host": { type: "string" },
+        "web-port": { type: "string" }, "web-host": { type: "string" }, "max-reply-tokens": { type: "string" },
+        "api-port": { type: "string" }, "api-host": { type: "string" }, "api-key": { type: "string" },
         port: { type: "string", default: "7420" }, name: { type: "string" }, host: { type: "string", default: "0.0.0.0" },
         "data-dir": { type: "string" }, "cluster-key": { type: "string" }, "memory-limit": { type: "string" }, "gpu-memory-limit": { type: "string" }, "lease-ms": { type: "string" },
         "create-cluster": { type: "boolean", default: false }, join: { type: "string" }, peer: { type: "string" },
@@ -309,7 +317,10 @@ async function cmdNode(rawArgv: string[]) {
         ...(values["lease-ms"] != null ? { leaseMs: int(values["lease-ms"], "lease-ms", 30000) } : {})
     };
     const webPort = values["web-port"] != null ? int(values["web-port"], "web", DEFAULT_WEB_PORT) : null;
+    if (values["max-reply-tokens"] != null && webPort == null) throw new UsageError("--max-reply-tokens (the longest reply in the UI's chat) goes with --web");
     if (values["web-host"] != null && webPort == null) throw new UsageError("--web-host goes with --web [PORT]");
+    const api = apiOptionsFrom(values);
+    if (api != null && webPort != null) throw new UsageError("--api goes with a plain 'hearth node' (without --web) for now: run the API on a node started without --web");
     let cluster = loadNodeCluster(dataDir);
     if (cluster != null && (values["create-cluster"] || values.join != null))
         throw new Error(`this node is already a member of cluster ${cluster.membership.clusterId.slice(0, 8)}…: run 'hearth leave' first to ${values.join != null ? "join another" : "create a new one"}`);
@@ -326,7 +337,8 @@ async function cmdNode(rawArgv: string[]) {
     if (webPort != null) {
         await runWebNode({
             dataDir, name, host: values.host, port, webPort, webHost: values["web-host"] ?? "127.0.0.1",
-            discovery: !values["no-discovery"], measureSpeed: !values["no-speed-test"], node: tuning
+            discovery: !values["no-discovery"], measureSpeed: !values["no-speed-test"], node: tuning,
+            ...(values["max-reply-tokens"] != null ? { maxReplyTokens: int(values["max-reply-tokens"], "max-reply-tokens", 1024) } : {})
         });
         return;
     }
@@ -342,16 +354,54 @@ async function cmdNode(rawArgv: string[]) {
     const local = values.host === "0.0.0.0" || values.host === "::" ? "127.0.0.1" : values.host;
     writeLocalNodeRecord(dataDir, { address: formatHostPort({ host: local, port: node.port }), advertised: node.clusterRuntime.address, pid: process.pid, nodeId: node.nodeId });
     const shown = values.host === "0.0.0.0" || values.host === "::" ? node.clusterRuntime.address.replace(/:\d+$/, "") : values.host;
+    let apiServer: OpenAiServer | null = null;
+    if (api != null) {
+        apiServer = new OpenAiServer({
+            ...api, node: { address: formatHostPort({ host: local, port: node.port }), nodeId: node.nodeId, cluster },
+            model: () => node.clusterRuntime.view.state.model, log: (line) => process.stderr.write(`${line}\n`)
+        });
+        try {
+            await apiServer.start();
+        } catch (e) {
+            removeLocalNodeRecord(dataDir);
+            await node.dispose();
+            throw e;
+        }
+    }
     console.log(`hearth node '${name}' listening on ${shown}:${node.port}`);
+    if (apiServer != null) {
+        // On every interface: the URL by which the other machines reach this one.
+        const everywhere = api!.host === "0.0.0.0" || api!.host === "::";
+        console.log(`hearth OpenAI-compatible API on ${everywhere ? `http://${formatHostPort({ host: node.clusterRuntime.address.replace(/^\[?(.*?)\]?:\d+$/, "$1"), port: apiServer.port })}/v1` : apiServer.url}`);
+    }
     const removed = await new Promise<boolean>((resolve) => {
         const stop = () => resolve(false);
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
         stopped.signal.addEventListener("abort", () => resolve(true));
     });
+    await apiServer?.dispose();
     removeLocalNodeRecord(dataDir);
     await node.dispose();
     if (removed) throw new Error("this node was removed from its cluster and stopped: run 'hearth leave' to forget it, then join again with a new code");
+}
+
+/** `--api [PORT] [--api-host HOST] [--api-key KEY]` (or $HEARTH_API_KEY): the OpenAI-compatible API's options, checked; null without --api. */
+function apiOptionsFrom(values: { "api-port"?: string | undefined; "api-host"?: string | undefined; "api-key"?: string | undefined }): { host: string; port: number; apiKey: string | null } | null {
+    if (values["api-port"] == null) {
+        if (values["api-host"] != null || values["api-key"] != null) throw new UsageError("--api-host and --api-key go with --api [PORT]");
+        return null;
+    }
+    const port = int(values["api-port"], "api", OPENAI_API_DEFAULTS.port);
+    if (port < 0 || port > 65535) throw new UsageError(`--api takes a port from 1 to 65535 (or 0: any free one), not ${port}`);
+    const host = values["api-host"] ?? OPENAI_API_DEFAULTS.host;
+    const key = values["api-key"] ?? process.env.HEARTH_API_KEY ?? "";
+    try {
+        checkApiBinding(host, key);
+    } catch (e) {
+        throw new UsageError((e as Error).message);
+    }
+    return { host, port, apiKey: key === "" ? null : key };
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -71,12 +71,13 @@ async function openApp(playwright: { chromium: BrowserType }, alphaDir: string):
     if (process.env.HEARTH_E2E_TARGET === "electron") {
         const { launchElectronApp } = await import("../main/e2e-launch.ts");
         const launched = await launchElectronApp({ dataDir: alphaDir, env: {
-            HEARTH_NAME: "alpha", HEARTH_PORT: "0", HEARTH_HOST: "127.0.0.1", HEARTH_DISCOVERY: "0", HEARTH_SPEED_TEST: "0", HEARTH_MEMORY_LIMIT: String(140 * MB)
+            HEARTH_NAME: "alpha", HEARTH_PORT: "0", HEARTH_HOST: "127.0.0.1", HEARTH_DISCOVERY: "0", HEARTH_SPEED_TEST: "0", HEARTH_MEMORY_LIMIT: String(140 * MB), HEARTH_MAX_REPLY_TOKENS: "300"
         } });
         await launched.page.setViewportSize({ width: 1280, height: 800 });
         return { page: launched.page, close: launched.close };
     }
-    const web = await startWebNode("alpha", alphaDir, LIMIT);
+    // Replies of at most 300 tokens keep the run short on a small machine.
+    const web = await startWebNode("alpha", alphaDir, [...LIMIT, "--max-reply-tokens", "300"]);
     procs.push(web.proc);
     const browser = await playwright.chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium" });
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });

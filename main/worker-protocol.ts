@@ -76,6 +76,8 @@ export interface WorkerArgs {
     discovery?: boolean;
     measureSpeed?: boolean;
     memoryLimitBytes?: number;
+    /** $HEARTH_MAX_REPLY_TOKENS: the longest reply of the app's chat */
+    maxReplyTokens?: number;
 }
 
 /** The arguments main passes to utilityProcess.fork (they arrive in the worker's process.argv). */
@@ -111,6 +113,11 @@ export function parseWorkerArgv(argv: readonly string[], env: Record<string, str
         const n = Number(env.HEARTH_MEMORY_LIMIT);
         if (!Number.isInteger(n) || n <= 0) throw new Error(`HEARTH_MEMORY_LIMIT must be a number of bytes (got '${env.HEARTH_MEMORY_LIMIT}')`);
         out.memoryLimitBytes = n;
+    }
+    if (env.HEARTH_MAX_REPLY_TOKENS != null && env.HEARTH_MAX_REPLY_TOKENS !== "") {
+        const n = Number(env.HEARTH_MAX_REPLY_TOKENS);
+        if (!Number.isInteger(n) || n <= 0) throw new Error(`HEARTH_MAX_REPLY_TOKENS must be a whole number of tokens (got '${env.HEARTH_MAX_REPLY_TOKENS}')`);
+        out.maxReplyTokens = n;
     }
     return out;
 }

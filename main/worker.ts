@@ -70,6 +70,7 @@ async function start(): Promise<void> {
         ...(args.discovery != null ? { discovery: args.discovery } : {}),
         ...(args.measureSpeed != null ? { measureSpeed: args.measureSpeed } : {}),
         ...(args.memoryLimitBytes != null ? { node: { memoryLimitBytes: args.memoryLimitBytes } } : {}),
+        ...(args.maxReplyTokens != null ? { maxReplyTokens: args.maxReplyTokens } : {}),
         log
     });
     starting = pending.catch(() => null);

@@ -30,8 +30,8 @@ test("the worker's arguments survive the trip through its command line", T, () =
 });
 
 test("node settings from the environment (tests, several instances on one machine)", T, () => {
-    assert.deepEqual(parseWorkerArgv(["--data-dir=/d"], { HEARTH_HOST: "127.0.0.1", HEARTH_DISCOVERY: "0", HEARTH_SPEED_TEST: "0", HEARTH_MEMORY_LIMIT: "146800640" }),
-        { dataDir: "/d", host: "127.0.0.1", discovery: false, measureSpeed: false, memoryLimitBytes: 146800640 });
+    assert.deepEqual(parseWorkerArgv(["--data-dir=/d"], { HEARTH_HOST: "127.0.0.1", HEARTH_DISCOVERY: "0", HEARTH_SPEED_TEST: "0", HEARTH_MEMORY_LIMIT: "146800640", HEARTH_MAX_REPLY_TOKENS: "300" }),
+        { dataDir: "/d", host: "127.0.0.1", discovery: false, measureSpeed: false, memoryLimitBytes: 146800640, maxReplyTokens: 300 });
     assert.deepEqual(parseWorkerArgv(["--data-dir=/d"], { HEARTH_DISCOVERY: "1", HEARTH_HOST: "" }), { dataDir: "/d" }, "only 0 turns discovery off");
     assert.throws(() => parseWorkerArgv(["--data-dir=/d"], { HEARTH_MEMORY_LIMIT: "lots" }), /HEARTH_MEMORY_LIMIT must be a number of bytes/);
 });

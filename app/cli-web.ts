@@ -23,6 +23,8 @@ export interface WebNodeOptions {
     node: UiServiceOptions["node"];
     /** the longest reply, in tokens (UiServiceOptions.maxReplyTokens) */
     maxReplyTokens?: number;
+    /** serve the OpenAI-compatible API too (UiServiceOptions.api) */
+    api?: UiServiceOptions["api"];
 }
 
 /** The newest modification time under `dir` (recursively), skipping `skip`. */
@@ -55,7 +57,7 @@ export async function runWebNode(o: WebNodeOptions): Promise<void> {
     const rendererDir = await ensureRendererBuilt();
     const service = await UiService.start({
         dataDir: o.dataDir, shell: "web", name: o.name, host: o.host, port: o.port, discovery: o.discovery, measureSpeed: o.measureSpeed,
-        ...(o.node != null ? { node: o.node } : {}), ...(o.maxReplyTokens != null ? { maxReplyTokens: o.maxReplyTokens } : {}), log
+        ...(o.node != null ? { node: o.node } : {}), ...(o.maxReplyTokens != null ? { maxReplyTokens: o.maxReplyTokens } : {}), ...(o.api != null ? { api: o.api } : {}), log
     });
     let ui: WebUi;
     try {
@@ -67,6 +69,8 @@ export async function runWebNode(o: WebNodeOptions): Promise<void> {
     const app = service.runningNode;
     if (app != null) console.log(`hearth node '${o.name}' listening on ${app.clusterRuntime.address.replace(/:\d+$/, "")}:${app.port}`);
     console.log(`hearth web UI: open ${ui.url}`);
+    const api = service.apiUrl;
+    if (api != null) console.log(`hearth OpenAI-compatible API on ${api}`);
     if (ui.token != null) console.log("(the address carries this machine's login token: share it only with people who may use this node)");
     await new Promise<void>((resolve) => {
         process.once("SIGINT", () => resolve());

@@ -320,7 +320,6 @@ async function cmdNode(rawArgv: string[]) {
     if (values["max-reply-tokens"] != null && webPort == null) throw new UsageError("--max-reply-tokens (the longest reply in the UI's chat) goes with --web");
     if (values["web-host"] != null && webPort == null) throw new UsageError("--web-host goes with --web [PORT]");
     const api = apiOptionsFrom(values);
-    if (api != null && webPort != null) throw new UsageError("--api goes with a plain 'hearth node' (without --web) for now: run the API on a node started without --web");
     let cluster = loadNodeCluster(dataDir);
     if (cluster != null && (values["create-cluster"] || values.join != null))
         throw new Error(`this node is already a member of cluster ${cluster.membership.clusterId.slice(0, 8)}…: run 'hearth leave' first to ${values.join != null ? "join another" : "create a new one"}`);
@@ -338,7 +337,8 @@ async function cmdNode(rawArgv: string[]) {
         await runWebNode({
             dataDir, name, host: values.host, port, webPort, webHost: values["web-host"] ?? "127.0.0.1",
             discovery: !values["no-discovery"], measureSpeed: !values["no-speed-test"], node: tuning,
-            ...(values["max-reply-tokens"] != null ? { maxReplyTokens: int(values["max-reply-tokens"], "max-reply-tokens", 1024) } : {})
+            ...(values["max-reply-tokens"] != null ? { maxReplyTokens: int(values["max-reply-tokens"], "max-reply-tokens", 1024) } : {}),
+            ...(api != null ? { api } : {})
         });
         return;
     }

@@ -142,6 +142,19 @@ async function firstTimeUser(page: Page, alphaDir: string): Promise<void> {
     await page.getByTestId("nav-model").click();
     await shot(page, "6-model");
 
+    // The OpenAI-compatible API: off by default; switched on in the Cluster pane, it serves the cluster's model.
+    await page.getByTestId("nav-cluster").click();
+    await expect(page.getByTestId("api-toggle")).not.toBeChecked();
+    // A controlled checkbox: it shows the engine's state once the setting is applied.
+    await page.getByTestId("api-toggle").click();
+    await expect(page.getByTestId("api-toggle")).toBeChecked();
+    const apiUrl = (await page.getByTestId("api-url").locator("code").innerText()).trim();
+    expect(apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+    const models = await (await fetch(`${apiUrl}/models`)).json() as { data: Array<{ id: string }> };
+    expect(models.data.map((m) => m.id)).toEqual(["hearth-test-model.gguf"]);
+    await page.getByTestId("api-setting").scrollIntoViewIfNeeded();
+    await shot(page, "6b-api-setting");
+
     // A chat: the reply grows token by token; its text is the engine's greedy reply.
     await page.getByTestId("nav-chat").click();
     await page.getByTestId("chat-new").click();

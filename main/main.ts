@@ -109,7 +109,8 @@ function run(): void {
 
     function fallbackApp(status: NodeDown["phase"], message: string): AppState {
         return {
-            phase: status, version: app.getVersion(), nodeName: nodeName ?? os.hostname(), nodeId: null, clusterId: null, address: null, message, shell: "desktop"
+            phase: status, version: app.getVersion(), nodeName: nodeName ?? os.hostname(), nodeId: null, clusterId: null, address: null, message, shell: "desktop",
+            api: { enabled: false, url: null, error: "" }
         };
     }
 

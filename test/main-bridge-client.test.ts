@@ -15,7 +15,7 @@ function link(client: BridgeClient): { sent: BridgeRequest[]; reply: (r: BridgeR
     return { sent, reply: (r) => client.receive(JSON.stringify(r)) };
 }
 
-const APP: AppState = { phase: "running", version: "0.1.0", nodeName: "den", nodeId: "n1", clusterId: "c1", address: "192.168.1.5:7420", message: "", shell: "desktop" };
+const APP: AppState = { phase: "running", version: "0.1.0", nodeName: "den", nodeId: "n1", clusterId: "c1", address: "192.168.1.5:7420", message: "", shell: "desktop", api: { enabled: false, url: null, error: "" } };
 
 function down(phase: NodeDown["phase"], message: string, gaveUp = false): NodeDown {
     return { phase, message, gaveUp, fallback: { ...APP, phase, message, nodeId: null, clusterId: null, address: null, nodeName: "fallback" } };

@@ -57,7 +57,7 @@ function loadPreload() {
     return { exposed, sent, invoked, required, emit, listening: [...listeners.keys()].sort() };
 }
 
-const APP: AppState = { phase: "running", version: "0.1.0", nodeName: "den", nodeId: "n1", clusterId: "c1", address: "10.0.0.2:7420", message: "", shell: "desktop" };
+const APP: AppState = { phase: "running", version: "0.1.0", nodeName: "den", nodeId: "n1", clusterId: "c1", address: "10.0.0.2:7420", message: "", shell: "desktop", api: { enabled: false, url: null, error: "" } };
 
 test("the preload exposes exactly window.hearth {invoke, subscribe} and window.hearthShell, requires only electron, and asks for its port", T, () => {
     const p = loadPreload();

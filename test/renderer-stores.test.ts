@@ -58,7 +58,7 @@ class FakeApi implements HearthApi {
 
 const appState = (over: Partial<AppState> = {}): AppState => ({
     phase: "running", version: "0.1.0", nodeName: "mac-mini", nodeId: "n1", clusterId: "c1",
-    address: "192.168.1.20:7420", message: "", shell: "web", ...over
+    address: "192.168.1.20:7420", message: "", shell: "web", api: { enabled: false, url: null, error: "" }, ...over
 });
 
 const message = (id: string, role: "user" | "assistant", text: string, status: ChatMessageView["status"] = "done"): ChatMessageView =>

@@ -51,7 +51,7 @@ before(async () => {
 
 const GB = 1024 ** 3;
 const app = (over: Partial<AppState> = {}): AppState => ({
-    phase: "running", version: "0.1.0", nodeName: "mac-mini", nodeId: "n1", clusterId: "c1", address: "192.168.1.20:7420", message: "", shell: "web", ...over
+    phase: "running", version: "0.1.0", nodeName: "mac-mini", nodeId: "n1", clusterId: "c1", address: "192.168.1.20:7420", message: "", shell: "web", api: { enabled: false, url: null, error: "" }, ...over
 });
 const inventory = (over: Partial<PeerInventory> = {}): PeerInventory => ({
     takenAt: 1, os: "macOS 14.5 arm64", distro: "macOS 14.5", hostname: "h", cpu: { model: "Apple M2", cores: 8, threads: 8 },

@@ -72,6 +72,19 @@ test("setup, create, invite, join, the test model across two machines, a streame
     await until("the view shows the plan", () => (model.get().hosted?.plan.stages.length ?? 0) === 2);
     assert.deepEqual(model.get().hosted!.plan.stages.map((s) => s.name).sort(), ["alpha", "beta"]);
 
+    // The OpenAI-compatible API: a setting, off by default, kept in the data dir.
+    assert.deepEqual(app.get().api, { enabled: false, url: null, error: "" });
+    const on = await service.invoke("settings.setApi", { enabled: true, port: 0 });
+    assert.equal(on.api.enabled, true);
+    assert.match(on.api.url ?? "", /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+    const models = await (await fetch(`${on.api.url}/models`)).json() as { data: Array<{ id: string }> };
+    assert.deepEqual(models.data.map((m) => m.id), ["hearth-test-model.gguf"], "it serves the cluster's model");
+    assert.equal(JSON.parse(fs.readFileSync(path.join(dir, "alpha", "settings.json"), "utf8")).api.enabled, true);
+    const off = await service.invoke("settings.setApi", { enabled: false });
+    assert.deepEqual(off.api, { enabled: false, url: null, error: "" });
+    await assert.rejects(fetch(`${on.api.url}/models`), "it stopped listening");
+    await assert.rejects(service.invoke("settings.setApi", { enabled: "yes" } as never), /'enabled' must be true or false/);
+
     const chat = await service.invoke("chat.create", {});
     await service.invoke("chat.send", { chatId: chat.id, text: "Hello there", maxTokens: 24 });
     await until("the reply ends", () => chats.get().chats[0]?.messages.at(-1)?.status !== "streaming");

@@ -31,6 +31,16 @@ export interface AppState {
     message: string;
     /** "desktop" (Electron) or "web" (a headless node's web UI) */
     shell: "desktop" | "web";
+    /** the OpenAI-compatible API this machine serves for the cluster's model (a setting, off by default) */
+    api: ApiState;
+}
+
+export interface ApiState {
+    enabled: boolean;
+    /** the base URL clients are given (…/v1) while it serves; null otherwise */
+    url: string | null;
+    /** why it does not serve although enabled ("port 7422 is in use…"); "" when fine */
+    error: string;
 }
 
 export interface LoadProgress {
@@ -193,6 +203,8 @@ export interface UiRequests {
     "cluster.remove": [{ nodeId: string }, Record<string, never>];
     /** add a machine by address (where multicast is blocked) */
     "cluster.addPeer": [{ address: string }, Record<string, never>];
+    /** serve (or stop serving) the OpenAI-compatible API on 127.0.0.1 (port: default 7422); kept across restarts */
+    "settings.setApi": [{ enabled: boolean; port?: number }, AppState];
     /** host a GGUF on this machine's disk as the cluster's model */
     "model.open": [{ path: string; contextSize?: number }, ModelState];
     /** make (once) and host Hearth's test model: random weights, a real tokenizer */
@@ -218,7 +230,7 @@ export type UiResult<M extends UiMethod> = UiRequests[M][1];
 
 /** The methods and streams a bridge lets through: exactly the contract's (the type checker holds them to it). */
 export const UI_METHODS = [
-    "cluster.create", "cluster.join", "cluster.invite", "cluster.leave", "cluster.remove", "cluster.addPeer",
+    "cluster.create", "cluster.join", "cluster.invite", "cluster.leave", "cluster.remove", "cluster.addPeer", "settings.setApi",
     "model.open", "model.openTestModel", "model.inspect", "model.catalogue", "model.download", "model.cancelDownload",
     "chat.create", "chat.send", "chat.stop", "chat.delete", "chat.rename"
 ] as const satisfies readonly UiMethod[];

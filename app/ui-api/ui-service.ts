@@ -25,6 +25,8 @@ import type { ChatEvent__Output, ChatResult__Output } from "../protocol/proto.ts
 import { modelLayerCount } from "../stage/slice.ts";
 import { EventHub } from "../util/event-hub.ts";
 import { HEARTH_VERSION } from "../version.ts";
+import { writeFileAtomicSync } from "../util/atomic-file.ts";
+import { OpenAiServer } from "../openai/openai-server.ts";
 import { ModelDownloadError, ModelDownloads } from "../models/model-downloads.ts";
 import { catalogueWithFit } from "../models/catalogue.ts";
 import {
@@ -55,6 +57,8 @@ export interface UiServiceOptions {
     contextSize?: number;
     /** the longest reply, in tokens, when the UI does not say. Defaults to 1024 */
     maxReplyTokens?: number;
+    /** serve the OpenAI-compatible API whatever the saved setting says (`hearth node --web --api`); otherwise the setting decides (off by default) */
+    api?: { host?: string; port?: number; apiKey?: string | null };
     log?: (line: string) => void;
 }
 
@@ -78,13 +82,18 @@ export class UiService implements HearthApi {
     private readonly replies = new Map<string, AbortController>();
     private viewTimer: NodeJS.Timeout | null = null;
     private leaving = false;
+    private settings: UiSettings;
+    private apiServer: OpenAiServer | null = null;
+    private localAddress: string | null = null;
     private busy: Promise<unknown> = Promise.resolve();
     private disposedFlag = false;
     private readonly disposeListeners = new Set<() => void>();
 
     private constructor(private readonly options: UiServiceOptions) {
+        this.settings = readSettings(options.dataDir);
         const app: AppState = {
-            phase: "setup", version: HEARTH_VERSION, nodeName: options.name ?? os.hostname(), nodeId: null, clusterId: null, address: null, message: "", shell: options.shell
+            phase: "setup", version: HEARTH_VERSION, nodeName: options.name ?? os.hostname(), nodeId: null, clusterId: null, address: null, message: "", shell: options.shell,
+            api: { enabled: options.api != null || this.settings.api.enabled, url: null, error: "" }
         };
         this.chats = ChatStore.open({ dir: path.join(options.dataDir, "chats"), ...(options.log != null ? { log: options.log } : {}) });
         this.downloads = new ModelDownloads({ modelsDir: this.modelsDir, onChange: (list) => this.hubs.downloads.emit({ type: "changed", state: list }) });
@@ -115,6 +124,8 @@ export class UiService implements HearthApi {
     onDispose(listener: () => void): () => void { this.disposeListeners.add(listener); return () => this.disposeListeners.delete(listener); }
     /** The node while it runs (for tests and the CLI); null otherwise. */
     get runningNode(): HearthNode | null { return this.node; }
+    /** The OpenAI-compatible API's base URL while it serves; null otherwise. */
+    get apiUrl(): string | null { return this.hubs.app.state.api.url; }
     get modelsDir(): string { return this.options.modelsDir ?? path.join(this.options.dataDir, "models"); }
 
     // ---- the contract ------------------------------------------------------------------------
@@ -149,6 +160,10 @@ export class UiService implements HearthApi {
             case "cluster.leave": return this.exclusive(() => this.leave());
             case "cluster.remove": return this.removeMember(requiredString(p, "nodeId"));
             case "cluster.addPeer": return this.running().clusterRuntime.addByAddress(requiredString(p, "address")).then(() => ({}));
+            case "settings.setApi": {
+                if (typeof p.enabled !== "boolean") throw new UiError("'enabled' must be true or false", "bad-request");
+                return this.exclusive(() => this.setApi(p.enabled as boolean, optionalPort(p, "port")));
+            }
             case "model.open": return this.openModel(requiredString(p, "path"), optionalNumber(p, "contextSize"));
             case "model.openTestModel": return this.openTestModel(optionalNumber(p, "contextSize"));
             case "model.inspect": return Promise.resolve(modelFacts(requiredString(p, "path"), this.modelsDir));
@@ -266,8 +281,10 @@ export class UiService implements HearthApi {
         const localAddress = formatHostPort({ host: local, port: node.port });
         writeLocalNodeRecord(this.options.dataDir, { address: localAddress, advertised: node.clusterRuntime.address, pid: process.pid, nodeId: node.nodeId });
         this.self = new NodeClient(localAddress, { cluster, expectedNodeId: node.nodeId });
+        this.localAddress = localAddress;
         this.unsubscribe.push(node.clusterRuntime.view.subscribe(() => this.viewChanged()));
         this.setApp({ phase: "running", address: node.clusterRuntime.address, message: "" });
+        await this.applyApi();
         this.log(`hearth node '${name}' listening on ${node.clusterRuntime.address.replace(/:\d+$/, "")}:${node.port}`);
     }
 
@@ -288,6 +305,8 @@ export class UiService implements HearthApi {
 
     private async stopNode(): Promise<void> {
         for (const reply of this.replies.values()) reply.abort(NODE_STOPPED);
+        await this.stopApi();
+        this.localAddress = null;
         for (const u of this.unsubscribe.splice(0)) u();
         if (this.viewTimer != null) { clearTimeout(this.viewTimer); this.viewTimer = null; }
         this.self?.close();
@@ -349,6 +368,60 @@ export class UiService implements HearthApi {
         node.clusterRuntime.removeMember(node.nodeId, nodeId);
         await node.clusterRuntime.syncAll();
         return {};
+    }
+
+    // ---- the OpenAI-compatible API ----------------------------------------------------------------
+
+    private async setApi(enabled: boolean, port: number | undefined): Promise<AppState> {
+        this.settings = { ...this.settings, api: { enabled, port: port ?? this.settings.api.port } };
+        try {
+            writeSettings(this.options.dataDir, this.settings);
+        } catch (e) {
+            throw new UiError(`the setting could not be saved: ${errorText(e)}`, "failed");
+        }
+        this.changeApiState({ enabled: enabled || this.options.api != null });
+        await this.applyApi();
+        return this.hubs.app.state;
+    }
+
+    private changeApiState(change: Partial<AppState["api"]>): void {
+        this.setApp({ api: { ...this.hubs.app.state.api, ...change } });
+    }
+
+    /** Serves the API when it is on and the node runs; stops it otherwise. */
+    private async applyApi(): Promise<void> {
+        const wanted = this.hubs.app.state.api.enabled && this.node != null && this.localAddress != null;
+        if (!wanted) { await this.stopApi(); return; }
+        if (this.apiServer != null) {
+            const port = this.options.api?.port ?? this.settings.api.port;
+            if (port == null || port === 0 || this.apiServer.port === port) return; // already serving where it should
+            await this.stopApi();
+        }
+        const node = this.node!;
+        const server = new OpenAiServer({
+            node: { address: this.localAddress!, nodeId: node.nodeId, cluster: node.cluster },
+            model: () => this.hostedNow(),
+            host: this.options.api?.host ?? "127.0.0.1",
+            ...((this.options.api?.port ?? this.settings.api.port) != null ? { port: this.options.api?.port ?? this.settings.api.port! } : {}),
+            ...(this.options.api?.apiKey != null ? { apiKey: this.options.api.apiKey } : {}),
+            ...(this.options.log != null ? { log: this.options.log } : {})
+        });
+        try {
+            const { url } = await server.start();
+            this.apiServer = server;
+            this.changeApiState({ url, error: "" });
+            this.log(`hearth OpenAI-compatible API on ${url}`);
+        } catch (e) {
+            await server.dispose().catch(() => {});
+            this.changeApiState({ url: null, error: errorText(e) });
+        }
+    }
+
+    private async stopApi(): Promise<void> {
+        const server = this.apiServer;
+        this.apiServer = null;
+        if (server != null) await server.dispose();
+        if (this.hubs.app.state.api.url != null) this.changeApiState({ url: null });
     }
 
     // ---- the model ------------------------------------------------------------------------------
@@ -528,6 +601,34 @@ export function modelFacts(file: string, modelsDir: string): ModelFacts {
         trainedContext: kvNumber(header, `${arch}.context_length`) ?? null,
         testModel: path.resolve(modelsDir, TEST_MODEL.fileName) === resolved
     };
+}
+
+/** What the UI's settings keep in `<dataDir>/settings.json`. */
+interface UiSettings { api: { enabled: boolean; port?: number } }
+
+function settingsFile(dataDir: string): string { return path.join(dataDir, "settings.json"); }
+
+/** The saved settings; the defaults when there are none, or when the file is damaged (it is then rewritten on the next change). */
+function readSettings(dataDir: string): UiSettings {
+    try {
+        const raw = JSON.parse(fs.readFileSync(settingsFile(dataDir), "utf8")) as { api?: { enabled?: unknown; port?: unknown } };
+        const port = raw.api?.port;
+        return { api: { enabled: raw.api?.enabled === true, ...(typeof port === "number" && Number.isInteger(port) && port >= 0 && port < 65536 ? { port } : {}) } };
+    } catch {
+        return { api: { enabled: false } };
+    }
+}
+
+function writeSettings(dataDir: string, settings: UiSettings): void {
+    fs.mkdirSync(dataDir, { recursive: true });
+    writeFileAtomicSync(settingsFile(dataDir), JSON.stringify(settings, null, 2) + "\n", 0o600);
+}
+
+function optionalPort(p: Record<string, unknown>, key: string): number | undefined {
+    const v = p[key];
+    if (v == null) return undefined;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 65535) throw new UiError(`'${key}' must be a port number (1-65535, or 0: any free one)`, "bad-request");
+    return v;
 }
 
 function errorText(e: unknown): string {

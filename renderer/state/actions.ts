@@ -20,6 +20,8 @@ export interface Actions {
     leave(): Promise<boolean>;
     removeMember(nodeId: string): Promise<boolean>;
     addPeer(address: string): Promise<boolean>;
+    /** serve (or stop) the OpenAI-compatible API on this machine */
+    setApi(enabled: boolean): Promise<boolean>;
     backToSetup(): void;
     openModel(path: string): Promise<boolean>;
     /** Electron only: pick a GGUF in the OS dialog and open it; false when cancelled or failed */
@@ -113,6 +115,10 @@ export function createActions(api: HearthApi, streams: Streams, ui: UiStore, she
 
         async removeMember(nodeId) {
             return (await run("remove", "cluster.remove", { nodeId })) !== undefined;
+        },
+
+        async setApi(enabled) {
+            return (await run("api", "settings.setApi", { enabled })) !== undefined;
         },
 
         async addPeer(address) {

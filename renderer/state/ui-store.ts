@@ -8,7 +8,7 @@ export type Pane = "chat" | "cluster" | "model" | "placement";
 
 /** Every request the UI makes, by what the user did. */
 export type ActionKey =
-    | "create" | "join" | "invite" | "leave" | "remove" | "addPeer"
+    | "create" | "join" | "invite" | "leave" | "remove" | "addPeer" | "api"
     | "open" | "testModel" | "download" | "cancelDownload" | "catalogue"
     | "chatCreate" | "send" | "stop" | "deleteChat" | "renameChat";
 

@@ -64,7 +64,31 @@ export function ClusterPane() {
                 </>
             )}
             <AddPeer />
+            <ApiSetting />
         </div>
+    );
+}
+
+/** This machine's OpenAI-compatible API: off by default; on, it shows the address to give an OpenAI client. */
+function ApiSetting() {
+    const actions = useActions();
+    const api = useStreams((s) => s.app?.api ?? null);
+    const busy = useUi((s) => s.busy.api === true);
+    const error = useUi((s) => s.errors.api ?? "");
+    if (api === null) return null;
+    return (
+        <Section title="OpenAI-compatible API" description="Let editors, chat front-ends and scripts on this computer use the cluster's model, as they would a paid endpoint.">
+            <div className="api-setting" data-testid="api-setting">
+                <label className="api-toggle">
+                    <input type="checkbox" data-testid="api-toggle" checked={api.enabled} disabled={busy} onChange={(e) => void actions.setApi(e.currentTarget.checked)} />
+                    <span>Serve it on this machine (127.0.0.1 only)</span>
+                </label>
+                {api.url != null && <p data-testid="api-url">Base URL for an OpenAI client: <code>{api.url}</code> (any API key will do)</p>}
+                {api.enabled && api.url == null && api.error === "" && <p className="muted">Starts once this machine's node runs.</p>}
+                {api.error !== "" && <ErrorNote title="The API is not serving">{api.error}</ErrorNote>}
+                {error && <ErrorNote onDismiss={() => actions.clearError("api")}>{error}</ErrorNote>}
+            </div>
+        </Section>
     );
 }
 

@@ -167,7 +167,7 @@ test("model: load progress, the error with its advice, facts, downloads, catalog
     });
     for (const id of ["open-test-model", "model-path", "model-open", "download-url", "download-start", "load-progress", "model-facts", "model-error"]) assert.equal(count(html, id), 1, id);
     assert.match(html, /random weights — gibberish text, for seeing the pipeline work/i);
-    assert.match(chunks(html, "load-progress")[0]!, /uploading.*layers 16–27 to gaming-pc.*1\.0 GB of 2\.0 GB/);
+    assert.match(chunks(html, "load-progress")[0]!, /layers 16–27 to gaming-pc.*1\.0 GB of 2\.0 GB.*Loading: uploading/);
     assert.match(chunks(html, "model-error")[0]!, /needs 3\.1 GB more: add a machine/);
     assert.match(chunks(html, "model-facts")[0]!, /llama.*3\.2B.*Q4_K_M.*2\.0 GB.*131,072 tokens/);
     assert.equal(count(html, "download-progress"), 1, "progress only for the running download");

@@ -60,8 +60,7 @@ function CurrentModel() {
                 <div className="load-progress" data-testid="load-progress" aria-live="polite">
                     <div className="load-head">
                         <Spinner />
-                        <strong className="load-phase">{loading.phase}</strong>
-                        <span>{loading.message}</span>
+                        <strong className="load-phase">{loading.message || loading.phase}</strong>
                         {loading.bytesTotal > 0 && <span className="muted">{formatBytes(loading.bytesDone)} of {formatBytes(loading.bytesTotal)}</span>}
                     </div>
                     <ProgressBar fraction={progressFraction(loading.bytesDone, loading.bytesTotal)} label={`Loading: ${loading.phase}`} />

@@ -34,7 +34,7 @@ async function startAll(limitsMb: Record<string, number>): Promise<void> {
 
 before(async () => {
     model = await buildModel(dir, "hosted", { arch: "llama", vocab: "llama-spm", layers: 6, type: "f32", tied: false, ...SMALL, embd: 256, ff: 512 });
-    // No two machines can hold it: the plan needs all three, and only gamma can take the last stage (4-6).
+    // No two machines can hold it: the plan needs all three.
     await startAll({ alpha: 94.6, beta: 94.7, gamma: 96 });
 });
 after(async () => {
@@ -84,12 +84,11 @@ test("hearth load places the model over the members within their memory limits; 
     const load = await hearth(["load", "--model", model, "--context-size", String(CONTEXT), "--json", "--data-dir", path.join(dir, "alpha")]);
     assert.equal(load.code, 0, load.stderr);
     const plan = JSON.parse(load.stdout) as HostedModel__Output;
-    // The same members (alpha and beta are alike, so they may swap places; gamma may not). The split
+    // The same members (in an order and a split the live links may change). The split
     // is the same when the figures are: links are measured live, and a moment later they may tip the
     // choice between splits of these equally fast machines (then the test says so); either way each
     // stage stays within its machine's limit (below), and with the same split, within the prediction.
     assert.deepEqual(plan.stages.map((s) => s.name).sort(), prediction.stages.map((s) => s.member).sort());
-    assert.equal(prediction.stages.at(-1)!.member, "gamma");
     const loadRanges = plan.stages.map((s) => [s.layerStart, s.layerEnd]);
     if (JSON.stringify(loadRanges) === JSON.stringify(prediction.stages.map((s) => s.layers))) {
         for (const [i, s] of plan.stages.entries()) assert.ok(s.memoryBytes <= prediction.stages[i]!.memoryBytes, `layers ${s.layerStart}-${s.layerEnd}: the node reserved no more than the plan predicted`);
@@ -101,7 +100,7 @@ test("hearth load places the model over the members within their memory limits; 
     assert.deepEqual(plan.stages.map((s) => s.name).sort(), ["alpha", "beta", "gamma"], "no two members can hold the model");
     assert.equal(plan.stages[0]!.layerStart, 0);
     for (let i = 1; i < 3; i++) assert.equal(plan.stages[i]!.layerStart, plan.stages[i - 1]!.layerEnd, "contiguous ranges");
-    assert.deepEqual([plan.stages[2]!.name, plan.stages[2]!.layerEnd], ["gamma", 6], "only gamma has room for the last stage");
+    assert.equal(plan.stages[2]!.layerEnd, 6, "the last stage ends with the model's last layer");
     const limit: Record<string, number> = { alpha: 94.6 * MB, beta: 94.7 * MB, gamma: 96 * MB };
     for (const s of plan.stages) assert.ok(s.memoryBytes > 0 && s.memoryBytes <= limit[s.name]!, `${s.name}: ${s.memoryBytes} bytes within its limit`);
 

@@ -13,7 +13,7 @@ import { chatPrompt } from "../app/model/chat.ts";
 import type { HostedModel__Output } from "../app/protocol/proto.ts";
 import { DEFAULT_LINK, hopMs } from "../app/placement/cost-model.ts";
 import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
-import { bin, runHearth, startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
+import { bin, runHearth, startNode, stopNode, type NodeProcess, liveSequences, until } from "./helpers/nodes.ts";
 import { referenceGreedy } from "./helpers/reference.ts";
 import { memberClient } from "./helpers/test-cluster.ts";
 
@@ -164,19 +164,6 @@ async function streamingChat(member: string, prompt: string): Promise<{ child: C
         return out.length > 0;
     }, 30000);
     return { child, exited, output: () => out };
-}
-
-async function until(what: string, fn: () => Promise<boolean>, ms: number): Promise<void> {
-    const t0 = Date.now();
-    while (!(await fn())) {
-        if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
-        await new Promise((r) => setTimeout(r, 200));
-    }
-}
-
-async function liveSequences(n: NodeProcess): Promise<number> {
-    const c = await memberClient(n.address);
-    try { return (await c.getInfo()).stages.reduce((sum, s) => sum + s.liveSequences.length, 0); } finally { c.close(); }
 }
 
 test("a relayed chat cancelled mid-stream frees its sequence on every stage; a member that could take part while a chat runs is a proposed plan (in hearth peers), adopted when the chat ends", { timeout: 300000 }, async () => {

@@ -26,7 +26,7 @@ import {
 } from "../app/openai/requests.ts";
 import { checkApiBinding, isLoopbackHost } from "../app/openai/openai-server.ts";
 import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
-import { runHearth, startNode, stopNode, terminateNode, type NodeProcess } from "./helpers/nodes.ts";
+import { runHearth, startNode, stopNode, terminateNode, type NodeProcess, liveSequences, until } from "./helpers/nodes.ts";
 import { referenceGreedy } from "./helpers/reference.ts";
 import { memberClient } from "./helpers/test-cluster.ts";
 
@@ -182,19 +182,6 @@ async function freePort(): Promise<number> {
     const port = (server.address() as net.AddressInfo).port;
     await new Promise((r) => server.close(r));
     return port;
-}
-
-async function until(what: string, fn: () => Promise<boolean>, ms: number): Promise<void> {
-    const t0 = Date.now();
-    while (!(await fn())) {
-        if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
-        await new Promise((r) => setTimeout(r, 200));
-    }
-}
-
-async function liveSequences(n: NodeProcess): Promise<number> {
-    const c = await memberClient(n.address);
-    try { return (await c.getInfo()).stages.reduce((sum, s) => sum + s.liveSequences.length, 0); } finally { c.close(); }
 }
 
 async function batches(n: NodeProcess): Promise<number> {

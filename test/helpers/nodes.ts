@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { enroll, noteRunning, testCoordinator } from "./test-cluster.ts";
+import { enroll, memberClient, noteRunning, testCoordinator } from "./test-cluster.ts";
 
 export const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "hearth.mjs");
 
@@ -69,4 +69,19 @@ export function runHearth(args: string[], timeoutMs = 60000): Promise<{ code: nu
         const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`hearth ${args.join(" ")} did not finish: ${stderr}`)); }, timeoutMs);
         child.once("exit", (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
     });
+}
+
+/** Polls `fn` every 200 ms until it is true; fails naming `what` after `ms`. */
+export async function until(what: string, fn: () => Promise<boolean>, ms: number): Promise<void> {
+    const t0 = Date.now();
+    while (!(await fn())) {
+        if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
+        await new Promise((r) => setTimeout(r, 200));
+    }
+}
+
+/** Sequences holding KV cache on a node's stages, all pipelines together (from its GetInfo). */
+export async function liveSequences(n: NodeProcess): Promise<number> {
+    const c = await memberClient(n.address);
+    try { return (await c.getInfo()).stages.reduce((sum, s) => sum + s.liveSequences.length, 0); } finally { c.close(); }
 }

@@ -69,7 +69,7 @@ Usage:
       Writes the stage file of layers [A, B) of a model.
   hearth make-model --out FILE [--arch llama|qwen2|qwen3] [--vocab llama-spm|llama-bpe|qwen2]
                     [--layers N] [--embd N] [--heads N] [--kv-heads N] [--ff N]
-                    [--type f32|f16|q8_0|q4_0] [--tied] [--seed N]
+                    [--type f32|f16|bf16|q8_0|q6_k|q5_k_m|q4_k_m|q4_0|q3_k_m|q2_k|iq4_xs|iq4_nl|mxfp4_moe|…] [--tied] [--seed N]
       Writes a small model with random weights and a real tokenizer (for tests and benchmarks).
 ${PLAN_HELP}
 Ctrl-C stops any command and frees what it holds on every node; a second Ctrl-C quits at once.

@@ -10,7 +10,12 @@ import { SequentialFileWriter, layoutGguf, type TensorSpec } from "../gguf/write
 import { loadAddon } from "../native/addon.ts";
 import { vocabularyFile, type TestVocabulary } from "../native/vendor.ts";
 
-export const MODEL_TYPES = { f32: 0, f16: 1, q8_0: 7, q4_0: 2 } as const; // llama_ftype values
+/** The file types `hearth make-model --type` makes, as llama.cpp's llama_ftype values (llama.h). */
+export const MODEL_TYPES = {
+    f32: 0, f16: 1, bf16: 32, q8_0: 7, q6_k: 18, q5_k_m: 17, q5_k_s: 16, q5_0: 8, q5_1: 9,
+    q4_k_m: 15, q4_k_s: 14, q4_0: 2, q4_1: 3, q3_k_l: 13, q3_k_m: 12, q3_k_s: 11, q2_k: 10,
+    iq4_xs: 30, iq4_nl: 25, mxfp4_moe: 38
+} as const;
 export type ModelType = keyof typeof MODEL_TYPES;
 export type TestArchitecture = "llama" | "qwen2" | "qwen3";
 
@@ -60,8 +65,9 @@ function validate(o: MakeModelOptions) {
     if (o.embd % o.heads !== 0) throw new Error(`--embd ${o.embd} must be a multiple of --heads ${o.heads}`);
     if (o.heads % o.kvHeads !== 0) throw new Error(`--heads ${o.heads} must be a multiple of --kv-heads ${o.kvHeads}`);
     if ((o.embd / o.heads) % 2 !== 0) throw new Error("the head size (embd / heads) must be even for RoPE");
-    if (o.type !== "f32" && o.type !== "f16" && (o.embd % 32 !== 0 || o.ff % 32 !== 0))
-        throw new Error(`--embd and --ff must be multiples of 32 to quantize to ${o.type}`);
+    const block = /_k|iq4_xs/.test(o.type) ? 256 : 32;
+    if (o.type !== "f32" && o.type !== "f16" && o.type !== "bf16" && (o.embd % block !== 0 || o.ff % block !== 0))
+        throw new Error(`--embd and --ff must be multiples of ${block} to quantize to ${o.type}`);
     if (!(o.type in MODEL_TYPES)) throw new Error(`--type must be one of ${Object.keys(MODEL_TYPES).join(", ")}`);
 }
 

@@ -330,10 +330,26 @@ describe("native build configuration", () => {
         }
     });
 
-    test("the built addon has no absolute run-time library path", { skip: process.platform !== "linux" }, () => {
-        const out = execFileSync("readelf", ["-d", path.join(root, "native", "build", "Release", "hearth_stage.node")], { encoding: "utf8" });
-        const paths = [...out.matchAll(/\((?:RUNPATH|RPATH)\)\s+Library (?:runpath|rpath): \[(.*)\]/g)].flatMap((m) => m[1]!.split(":"));
-        assert.ok(paths.length > 0, "has a RUNPATH");
-        for (const p of paths) assert.ok(p.startsWith("$ORIGIN"), `run path ${p} is relative to the addon`);
+    test("one addon per installed llama.cpp backend, each linked to its own backend's libraries by a path relative to itself", { skip: process.platform !== "linux" }, () => {
+        const outDir = path.join(root, "native", "out");
+        const backends = fs.readdirSync(outDir).sort();
+        // This machine installs node-llama-cpp's CPU, CUDA and Vulkan packages for linux-x64.
+        assert.deepEqual(backends, ["cpu", "cuda", "vulkan"]);
+        for (const backend of backends) {
+            const file = path.join(outDir, backend, "hearth_stage.node");
+            const out = execFileSync("readelf", ["-d", file], { encoding: "utf8" });
+            const paths = [...out.matchAll(/\((?:RUNPATH|RPATH)\)\s+Library (?:runpath|rpath): \[(.*)\]/g)].flatMap((m) => m[1]!.split(":"));
+            assert.ok(paths.length > 0, `${backend}: has a RUNPATH`);
+            for (const p of paths) assert.ok(p.startsWith("$ORIGIN"), `${backend}: run path ${p} is relative to the addon`);
+            const needed = [...out.matchAll(/\(NEEDED\)\s+Shared library: \[(.*)\]/g)].map((m) => m[1]!);
+            const llama = needed.find((n) => n.startsWith("libllama"));
+            assert.equal(llama, backend === "cpu" ? `libllama.${llamaTag()}.so` : `libllama.${backend}.${llamaTag()}.so`, `${backend}: links its backend's libllama`);
+            const resolved = path.resolve(path.dirname(file), paths[0]!.replace("$ORIGIN", "."));
+            assert.ok(fs.existsSync(path.join(resolved, llama!)), `${backend}: ${llama} is found in ${resolved}`);
+        }
     });
 });
+
+function llamaTag(): string {
+    return (JSON.parse(fs.readFileSync(path.join(root, "node_modules", "node-llama-cpp", "llama", "llama.cpp.info.json"), "utf8")) as { tag: string }).tag;
+}

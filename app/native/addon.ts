@@ -4,6 +4,8 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { getLlamaInstance } from "./llama.ts";
+import { unpackedPath } from "../util/package-paths.ts";
+import { addonFile } from "../../native/addon-files.mjs";
 
 export interface NativeSegment {
     seqId: number;
@@ -85,19 +87,38 @@ export interface NativeAddon {
     Stage: unknown;
 }
 
-const nativeDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "native");
+const nativeDir = unpackedPath(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "native"));
 let addon: Promise<NativeAddon> | null = null;
 
+/** The llama.cpp backend node-llama-cpp chose for this process, as the addon's folder names it. */
+export function addonBackend(gpu: false | string): string {
+    return gpu === false ? "cpu" : gpu;
+}
+
+/**
+ * Loads the addon built for the backend node-llama-cpp chose (native/out/<backend>/, one per
+ * backend: see scripts/build-native.mjs). It links the libraries of the same names that
+ * node-llama-cpp has loaded already, so both share one llama.cpp and its GPU.
+ */
 export function loadAddon(): Promise<NativeAddon> {
     addon ??= (async () => {
-        await getLlamaInstance();
-        const file = path.join(nativeDir, "build", "Release", "hearth_stage.node");
+        const llama = await getLlamaInstance();
+        const backend = addonBackend(llama.gpu);
+        const file = addonFile(nativeDir, backend);
         if (!fs.existsSync(file))
-            throw new Error(`the stage runtime addon is not built (${file} is missing): run 'npm run build:native'`);
-        const mod = createRequire(import.meta.url)(file) as NativeAddon;
-        const configFile = path.join(nativeDir, "build-config.json");
-        const libDir = fs.existsSync(configFile) ? (JSON.parse(fs.readFileSync(configFile, "utf8")) as { libDir: string }).libDir : undefined;
-        if (mod.ensureBackends(libDir) === 0) throw new Error("llama.cpp has no compute backend loaded (not even the CPU one)");
+            throw new Error(`the stage runtime for llama.cpp's ${backend} backend is missing (${file}): run 'npm run build:native' (it builds one per backend installed)`);
+        let mod: NativeAddon;
+        try {
+            mod = createRequire(import.meta.url)(file) as NativeAddon;
+        } catch (e) {
+            throw new Error(`the stage runtime for llama.cpp's ${backend} backend (${file}) did not load: ${String((e as Error).message).split("\n")[0]}`);
+        }
+        const configFile = path.join(path.dirname(file), "build-config.json");
+        const libDir = fs.existsSync(configFile)
+            ? path.resolve(path.dirname(file), (JSON.parse(fs.readFileSync(configFile, "utf8")) as { libDir: string }).libDir)
+            : undefined;
+        if (mod.ensureBackends(libDir) === 0)
+            throw new Error(`llama.cpp's ${backend} backend has no compute device loaded (not even the CPU) from ${libDir ?? "node-llama-cpp"}`);
         return mod;
     })();
     return addon;

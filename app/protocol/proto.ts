@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import type { ProtoGrpcType } from "./generated/node.ts";
+import { unpackedPath } from "../util/package-paths.ts";
 
 export type * from "./generated/hearth/v1/Activation.ts";
 export type * from "./generated/hearth/v1/ForwardMessage.ts";
@@ -59,7 +60,7 @@ let loaded: ProtoGrpcType | null = null;
 
 /** The loaded contract (read once, on first use). */
 export function nodeContract(): ProtoGrpcType {
-    loaded ??= grpc.loadPackageDefinition(protoLoader.loadSync(protoFile, LOADER_OPTIONS)) as unknown as ProtoGrpcType;
+    loaded ??= grpc.loadPackageDefinition(protoLoader.loadSync(unpackedPath(protoFile), LOADER_OPTIONS)) as unknown as ProtoGrpcType;
     return loaded;
 }
 

@@ -1,0 +1,2 @@
+export declare const ADDON_BACKENDS: readonly string[];
+export declare function addonFile(nativeDir: string, backend: string): string;

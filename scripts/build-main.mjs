@@ -18,7 +18,7 @@ const outDir = path.join(root, "main", "dist");
  * source file has relative to the bundle, so the same relative paths work from main/dist/ (and from
  * the same layout inside a packaged app).
  */
-function sourceLocations(bundleDir) {
+export function sourceLocations(bundleDir) {
     const appDir = path.join(root, "app") + path.sep;
     return {
         name: "hearth-source-locations",

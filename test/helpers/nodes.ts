@@ -14,6 +14,8 @@ export interface StartNodeOptions {
     enroll?: boolean;
     /** LAN discovery (off by default: these nodes are given by address; the cluster tests turn it on) */
     discovery?: boolean;
+    /** the `hearth` entry point to run. Defaults to this checkout's bin/hearth.mjs */
+    bin?: string;
 }
 
 /**
@@ -26,7 +28,7 @@ export async function startNode(name: string, dataDir: string, extra: string[] =
         await enroll(dataDir, name);
     }
     const flags = [...(options.discovery === true ? [] : ["--no-discovery"]), ...(extra.includes("--speed-test") ? [] : ["--no-speed-test"])];
-    const child = spawn(process.execPath, [bin, "node", "--port", "0", "--host", "127.0.0.1", "--name", name, "--data-dir", dataDir, ...flags, ...extra.filter((a) => a !== "--speed-test")],
+    const child = spawn(process.execPath, [options.bin ?? bin, "node", "--port", "0", "--host", "127.0.0.1", "--name", name, "--data-dir", dataDir, ...flags, ...extra.filter((a) => a !== "--speed-test")],
         { stdio: ["ignore", "pipe", "pipe"] });
     const log: string[] = [];
     child.stderr!.on("data", (d: Buffer) => log.push(d.toString()));

@@ -15,6 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { listPackage } from "@electron/asar";
+import yaml from "js-yaml";
 import { DebugLogger } from "builder-util";
 import { getConfig, validateConfiguration } from "app-builder-lib/out/util/config/config.js";
 import { unpackedPath } from "../app/util/package-paths.ts";
@@ -170,5 +171,37 @@ describe("packaged paths", () => {
         assert.equal(unpackedPath(inside, () => false), inside, "nothing unpacked: the archive path (Electron's fs reads it)");
         const plain = ["", "home", "me", "hearth", "native"].join(sep);
         assert.equal(unpackedPath(plain, () => true), plain, "outside an archive: unchanged");
+    });
+});
+
+describe("the workflows", () => {
+    const load = async (file: string) => yaml.load(fs.readFileSync(path.join(root, ".github", "workflows", file), "utf8")) as
+        { on: unknown; jobs: Record<string, { "runs-on": string; strategy?: { matrix: { include: Array<Record<string, string>> } }; steps: Array<{ run?: string; uses?: string }> }> };
+    const scripts = (JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+    const npmRuns = (steps: Array<{ run?: string }>) => steps.flatMap((s) => [...(s.run ?? "").matchAll(/npm run ([\w:-]+)/g)].map((m) => m[1]!));
+
+    test("release.yml builds the dmg on Apple silicon and Intel, the NSIS exe and the AppImage, each on its own OS, after check:platforms", { timeout: 30_000 }, async () => {
+        const release = await load("release.yml");
+        const job = release.jobs.installer!;
+        const targets = job.strategy!.matrix.include.map((m) => [m.os!.replace(/-[\d.]+$/, ""), m.target]);
+        assert.deepEqual(targets, [["macos", "--mac dmg --arm64"], ["macos-15-intel", "--mac dmg --x64"], ["windows", "--win nsis --x64"], ["ubuntu", "--linux AppImage --x64"]]);
+        const runs = npmRuns(job.steps);
+        for (const s of runs) assert.ok(s in scripts, `npm run ${s} is a script`);
+        assert.ok(runs.indexOf("check:platforms") >= 0 && runs.indexOf("check:platforms") < runs.indexOf("build"), "the pin is checked first");
+        assert.ok(runs.includes("build:icons"));
+        assert.ok(job.steps.some((s) => /electron-builder \$\{\{ matrix.target \}\} --publish never/.test(s.run ?? "")));
+        assert.ok(job.steps.some((s) => s.uses?.startsWith("actions/upload-artifact")));
+        assert.ok(release.jobs.publish!.steps.some((s) => /gh release create/.test(s.run ?? "")));
+    });
+
+    test("ci.yml runs the engine tests on macOS and Windows runners and everything on Linux", { timeout: 30_000 }, async () => {
+        const ci = await load("ci.yml");
+        const oses = ci.jobs.engine!.strategy!.matrix.include.map((m) => m.os);
+        assert.ok(oses.some((o) => /^macos/.test(o!)) && oses.some((o) => /^windows/.test(o!)), oses.join(", "));
+        const engineRuns = npmRuns(ci.jobs.engine!.steps);
+        assert.deepEqual(engineRuns, ["build", "typecheck", "test:engine"]);
+        assert.ok(ci.jobs.engine!.steps.some((s) => /^npm ci\b/.test(s.run ?? "")), "npm ci: the lockfile carries every platform's llama.cpp");
+        assert.ok(ci.jobs.linux!.steps.some((s) => /npm test/.test(s.run ?? "")));
+        for (const s of [...engineRuns, ...npmRuns(ci.jobs.linux!.steps)]) assert.ok(s in scripts, `npm run ${s} is a script`);
     });
 });

@@ -50,6 +50,11 @@ if (!fs.existsSync(headerProbe) || !vocabFiles.every((f) => fs.existsSync(path.j
     fs.rmSync(gitDir, { recursive: true, force: true });
 }
 
+// Headers and vocabularies of another llama.cpp (an earlier pin) must not be found instead.
+for (const d of fs.readdirSync(path.join(nativeDir, "vendor"))) {
+    if (d.startsWith("llama.cpp-") && d !== path.basename(vendorDir)) fs.rmSync(path.join(nativeDir, "vendor", d), { recursive: true, force: true });
+}
+
 // 2. Every prebuilt llama.cpp of this platform and architecture that is installed: the CPU one and
 // each GPU backend's (Metal, CUDA, Vulkan). One addon is built per backend, linked to that
 // backend's libraries: at run time the addon of the backend node-llama-cpp chose is loaded, and it
@@ -120,7 +125,9 @@ for (const [backend, { pkg, libDir, libs }] of backends) {
         args.push(`--nodedir=${localNodeDir}`);
     execFileSync(process.execPath, args, { stdio: "inherit" });
     fs.mkdirSync(path.dirname(binary), { recursive: true });
-    fs.copyFileSync(built, binary);
+    // A new file renamed into place: a process that has the old one loaded keeps its (unlinked) copy.
+    fs.copyFileSync(built, `${binary}.tmp`);
+    fs.renameSync(`${binary}.tmp`, binary);
     fs.writeFileSync(configPath, next);
     log(`${backend}: built ${path.relative(root, binary)}`);
 }

@@ -10,7 +10,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { readGgufHeader } from "../app/gguf/reader.ts";
-import { loadAddon, type NativeAddon, type NativeStage, type NativeStageOptions } from "../app/native/addon.ts";
+import { addonBackend, loadAddon, loadAddonFrom, type NativeAddon, type NativeStage, type NativeStageOptions } from "../app/native/addon.ts";
 import { StageRuntime } from "../app/stage/runtime.ts";
 import { readStageMetadata, sliceStage } from "../app/stage/slice.ts";
 import { SMALL, buildModel, tempDir } from "./helpers/models.ts";
@@ -353,3 +353,29 @@ describe("native build configuration", () => {
 function llamaTag(): string {
     return (JSON.parse(fs.readFileSync(path.join(root, "node_modules", "node-llama-cpp", "llama", "llama.cpp.info.json"), "utf8")) as { tag: string }).tag;
 }
+
+describe("loading the addon of the backend node-llama-cpp chose", () => {
+    test("the backend names the folder; a missing or broken addon fails with one line naming the backend and the file", () => {
+        assert.equal(addonBackend(false), "cpu");
+        assert.equal(addonBackend("cuda"), "cuda");
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-addon-"));
+        try {
+            const missing = path.join(dir, "out", "metal", "hearth_stage.node");
+            assert.throws(() => loadAddonFrom(dir, "metal"), (e: Error) => {
+                assert.equal(e.message, `the stage runtime for llama.cpp's metal backend is missing (${missing}): run 'npm run build:native' (it builds one per backend installed)`);
+                return true;
+            });
+            const broken = path.join(dir, "out", "vulkan", "hearth_stage.node");
+            fs.mkdirSync(path.dirname(broken), { recursive: true });
+            fs.writeFileSync(broken, Buffer.from("not a shared library"));
+            assert.throws(() => loadAddonFrom(dir, "vulkan"), (e: Error) => {
+                assert.ok(e.message.startsWith(`the stage runtime for llama.cpp's vulkan backend (${broken}) did not load: `), e.message);
+                assert.ok(!e.message.includes("\n"), "one line");
+                return true;
+            });
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
+

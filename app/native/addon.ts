@@ -101,25 +101,26 @@ export function addonBackend(gpu: false | string): string {
  * node-llama-cpp has loaded already, so both share one llama.cpp and its GPU.
  */
 export function loadAddon(): Promise<NativeAddon> {
-    addon ??= (async () => {
-        const llama = await getLlamaInstance();
-        const backend = addonBackend(llama.gpu);
-        const file = addonFile(nativeDir, backend);
-        if (!fs.existsSync(file))
-            throw new Error(`the stage runtime for llama.cpp's ${backend} backend is missing (${file}): run 'npm run build:native' (it builds one per backend installed)`);
-        let mod: NativeAddon;
-        try {
-            mod = createRequire(import.meta.url)(file) as NativeAddon;
-        } catch (e) {
-            throw new Error(`the stage runtime for llama.cpp's ${backend} backend (${file}) did not load: ${String((e as Error).message).split("\n")[0]}`);
-        }
-        const configFile = path.join(path.dirname(file), "build-config.json");
-        const libDir = fs.existsSync(configFile)
-            ? path.resolve(path.dirname(file), (JSON.parse(fs.readFileSync(configFile, "utf8")) as { libDir: string }).libDir)
-            : undefined;
-        if (mod.ensureBackends(libDir) === 0)
-            throw new Error(`llama.cpp's ${backend} backend has no compute device loaded (not even the CPU) from ${libDir ?? "node-llama-cpp"}`);
-        return mod;
-    })();
+    addon ??= getLlamaInstance().then((llama) => loadAddonFrom(nativeDir, addonBackend(llama.gpu)));
     return addon;
+}
+
+/** Loads `<nativeDir>/out/<backend>/hearth_stage.node`; fails with one line naming the backend and the file. */
+export function loadAddonFrom(dir: string, backend: string): NativeAddon {
+    const file = addonFile(dir, backend);
+    if (!fs.existsSync(file))
+        throw new Error(`the stage runtime for llama.cpp's ${backend} backend is missing (${file}): run 'npm run build:native' (it builds one per backend installed)`);
+    let mod: NativeAddon;
+    try {
+        mod = createRequire(import.meta.url)(file) as NativeAddon;
+    } catch (e) {
+        throw new Error(`the stage runtime for llama.cpp's ${backend} backend (${file}) did not load: ${String((e as Error).message).split("\n")[0]}`);
+    }
+    const configFile = path.join(path.dirname(file), "build-config.json");
+    const libDir = fs.existsSync(configFile)
+        ? path.resolve(path.dirname(file), (JSON.parse(fs.readFileSync(configFile, "utf8")) as { libDir: string }).libDir)
+        : undefined;
+    if (mod.ensureBackends(libDir) === 0)
+        throw new Error(`llama.cpp's ${backend} backend has no compute device loaded (not even the CPU) from ${libDir ?? "node-llama-cpp"}`);
+    return mod;
 }

@@ -22,7 +22,10 @@
 // (layer weights, the KV of the context the token attends over, the head) × that device's ms per
 // byte. A device's speed is measured (a speed profile: decode ms per layer for a layer of known
 // bytes, scaled by bytes) or derived from its memory bandwidth (bytes / (bandwidth × efficiency)).
-// Decode of one token is memory-bound, so bytes are the measure of work.
+// Decode of one token is memory-bound, so bytes are the measure of work. A mixture-of-experts layer
+// holds every expert in memory but a token reads only the experts it is routed to: its memory is
+// all its bytes (ModelShape.layerBytes), its time its active bytes (ModelShape.layerActiveBytes:
+// the other tensors + expert bytes × expert_used_count / expert_count).
 //
 // A plan (members in order, each with one stage) costs, for one chat, the sum of its stages and
 // its hops: member i sends nEmbd × activation bytes to member i + 1 (link latency + bytes /
@@ -33,7 +36,7 @@
 import type { LlamaBackend } from "../cluster/speed-fingerprint.ts";
 import type { SpeedProfile } from "../cluster/speed-profile.ts";
 import { STAGE_OPTION_DEFAULTS } from "../stage/options.ts";
-import { kvBytesPerTokenOfLayer, type ModelShape } from "./model-shape.ts";
+import { activeLayerBytes, kvBytesPerTokenOfLayer, type ModelShape } from "./model-shape.ts";
 
 export type Backend = LlamaBackend;
 export type PlanObjective = "latency" | "throughput";
@@ -244,6 +247,8 @@ export interface StageEstimate {
     weightsBytes: number;
     /** of the weights, those on the GPU */
     gpuWeightsBytes: number;
+    /** of the weights, those one token reads: its layers' active bytes and the head */
+    activeWeightsBytes: number;
     kvBytes: number;
     workBytes: number;
     msPerToken: number;
@@ -275,6 +280,7 @@ export class StageCosts {
     private readonly weightPrefix: Float64Array;
     private readonly kvPrefix: Float64Array;
     private readonly readPrefix: Float64Array;
+    private readonly activePrefix: Float64Array;
     private readonly memberCosts: MemberCost[];
     private readonly globals: number;
     private readonly input: number;
@@ -292,12 +298,15 @@ export class StageCosts {
         this.weightPrefix = new Float64Array(L + 1);
         this.kvPrefix = new Float64Array(L + 1);
         this.readPrefix = new Float64Array(L + 1);
+        this.activePrefix = new Float64Array(L + 1);
         for (let l = 0; l < L; l++) {
             const w = model.layerBytes[l] ?? 0;
+            const active = activeLayerBytes(model, l);
             const kv = kvBytesPerTokenOfLayer(model, l);
             this.weightPrefix[l + 1] = this.weightPrefix[l]! + w;
+            this.activePrefix[l + 1] = this.activePrefix[l]! + active;
             this.kvPrefix[l + 1] = this.kvPrefix[l]! + kv * cells;
-            this.readPrefix[l + 1] = this.readPrefix[l]! + w + kv * readTokens;
+            this.readPrefix[l + 1] = this.readPrefix[l]! + active + kv * readTokens;
         }
         this.globals = model.globalBytes + model.stageFileOverheadBytes;
         this.input = model.inputEmbeddingBytes;
@@ -402,10 +411,11 @@ export class StageCosts {
         const vramBytes = this.vramBytes(start, end, g);
         const weightsBytes = this.weightPrefix[end]! - this.weightPrefix[start]! + this.globals + (first ? this.input : 0) + (last ? this.head : 0);
         const gpuWeightsBytes = this.weightPrefix[end]! - this.weightPrefix[end - blocks]! + (outputOnGpu ? this.head : 0);
+        const activeWeightsBytes = this.activePrefix[end]! - this.activePrefix[start]! + (last ? this.head : 0);
         const kvBytes = this.kvPrefix[end]! - this.kvPrefix[start]!;
         return {
             start, end, gpuLayersOption: g, gpuLayers: blocks, cpuLayers: n - blocks, outputOnGpu, first, last,
-            ramBytes, vramBytes, weightsBytes, gpuWeightsBytes, kvBytes, workBytes: ramBytes + vramBytes - weightsBytes - kvBytes,
+            ramBytes, vramBytes, weightsBytes, gpuWeightsBytes, activeWeightsBytes, kvBytes, workBytes: ramBytes + vramBytes - weightsBytes - kvBytes,
             msPerToken: this.msPerToken(m, start, end, g)
         };
     }

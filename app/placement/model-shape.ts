@@ -8,6 +8,12 @@
 // the output head (output.weight, or token_embd.weight when the two are tied, so a tied table is
 // held twice when the first and last stage differ) and the vocabulary; every stage carries the
 // small global tensors (output_norm, rope_freqs).
+//
+// Mixture-of-experts layers (tensors blk.N.ffn_{gate,up,down,gate_up}_exps.*: every expert's
+// matrices stacked) hold all their experts in memory, but a token reads only expert_used_count of
+// expert_count of them: a layer's active bytes are its other tensors (attention, the router
+// ffn_gate_inp, shared experts *_shexp) + its expert bytes × used / count. Memory is reckoned with
+// layerBytes, time per token with layerActiveBytes (cost-model.ts).
 import { GgufType, kvNumber, kvString, type GgufHeader } from "../gguf/format.ts";
 import { arrayItems } from "../gguf/arrays.ts";
 import { quantizationByFileType, quantizationByName, QUANTIZATIONS, type Quantization } from "./quantization.ts";
@@ -28,8 +34,15 @@ export interface ModelShape {
     /** feed-forward width (the largest over the layers) */
     nFf: number;
     nVocab: number;
-    /** bytes of each layer's tensors (blk.N.*) */
+    /** bytes of each layer's tensors (blk.N.*): what the layer holds in memory */
     layerBytes: number[];
+    /**
+     * bytes of each layer that one token reads: for a mixture-of-experts layer its non-expert
+     * tensors + its expert tensors × expert_used_count / expert_count; absent (a dense model): layerBytes
+     */
+    layerActiveBytes?: number[];
+    /** the experts of a mixture-of-experts model (<arch>.expert_count, <arch>.expert_used_count); absent for a dense one */
+    experts?: { count: number; used: number };
     /** token_embd.weight: the first stage's input table */
     inputEmbeddingBytes: number;
     /** output.weight, or token_embd.weight when tied: the last stage's head */
@@ -51,6 +64,11 @@ export interface ModelShape {
     quantization: string | null;
     /** totalBytes × 8 / parameters */
     bitsPerWeight: number;
+}
+
+/** Bytes of layer `layer` that one token reads (its active experts only, for a mixture-of-experts layer). */
+export function activeLayerBytes(shape: Pick<ModelShape, "layerBytes" | "layerActiveBytes">, layer: number): number {
+    return shape.layerActiveBytes?.[layer] ?? shape.layerBytes[layer] ?? 0;
 }
 
 /** f16 K and V of one token (one KV cell) in layer `layer`. */
@@ -101,6 +119,8 @@ export function modelShapeFromHeader(h: GgufHeader, name?: string): ModelShape {
     const nVocab = kvNumber(h, `${arch}.vocab_size`) ?? (tokens?.type === GgufType.ARRAY ? tokens.count : Number(tokenEmbd.dims[1] ?? 1n));
 
     const layerBytes = new Array<number>(nLayer).fill(0);
+    const expertBytes = new Array<number>(nLayer).fill(0);
+    let expertTensorCount = 0; // the experts stacked in an expert tensor (its last dimension)
     let globalBytes = 0;
     let totalBytes = 0;
     let parameters = 0;
@@ -113,22 +133,50 @@ export function modelShapeFromHeader(h: GgufHeader, name?: string): ModelShape {
             const layer = Number(m[1]);
             if (layer >= nLayer) throw new ModelShapeError(`${label}: tensor ${t.name} names layer ${layer} but the model has ${nLayer} layers`);
             layerBytes[layer]! += bytes;
+            if (EXPERT_TENSOR.test(t.name)) {
+                expertBytes[layer]! += bytes;
+                expertTensorCount = Math.max(expertTensorCount, Number(t.dims.at(-1) ?? 1n));
+            }
         } else if (t.name !== "token_embd.weight" && t.name !== "output.weight") {
             globalBytes += bytes;
         }
     }
     const fileType = kvNumber(h, "general.file_type");
+    const experts = expertsOf(h, arch, label, expertTensorCount, expertBytes.some((b) => b > 0));
+    const moe = experts === undefined ? {} : {
+        experts,
+        layerActiveBytes: layerBytes.map((b, l) => b - expertBytes[l]! + (expertBytes[l]! * experts.used) / experts.count)
+    };
     return {
         name: label, architecture: arch, nLayer, nEmbd, nHead, nHeadKvByLayer: kvHeads, headDimK, headDimV,
         nFf: Math.max(0, ...ff), nVocab, layerBytes,
         inputEmbeddingBytes: Number(tokenEmbd.size),
         outputHeadBytes: Number((output ?? tokenEmbd).size),
         tiedOutput: output == null,
+        ...moe,
         globalBytes, totalBytes, parameters,
         stageFileOverheadBytes: Number(h.dataOffset) + h.alignment * h.tensors.length,
         quantization: quantizationByFileType(fileType)?.name ?? null,
         bitsPerWeight: parameters > 0 ? (totalBytes * 8) / parameters : 0
     };
+}
+
+/** A layer's routed experts, all stacked in one tensor (weights, and biases as gpt-oss has them); not the shared experts (*_shexp), which every token uses. */
+const EXPERT_TENSOR = /^blk\.\d+\.ffn_(gate|up|down|gate_up)_exps\./;
+
+/**
+ * The experts of a model with expert tensors: <arch>.expert_count (else the experts the tensors
+ * stack) and <arch>.expert_used_count. Without a used count, every expert is taken as read (the
+ * slowest it can be). undefined for a dense model.
+ */
+function expertsOf(h: GgufHeader, arch: string, label: string, stacked: number, hasExpertTensors: boolean): { count: number; used: number } | undefined {
+    if (!hasExpertTensors) return undefined;
+    const count = kvNumber(h, `${arch}.expert_count`) ?? stacked;
+    const used = kvNumber(h, `${arch}.expert_used_count`) ?? count;
+    if (!Number.isInteger(count) || count <= 0) throw new ModelShapeError(`${label}: the GGUF has expert tensors but no valid ${arch}.expert_count`);
+    if (!Number.isInteger(used) || used <= 0 || used > count)
+        throw new ModelShapeError(`${label}: ${arch}.expert_used_count is ${used}, expected 1 to ${arch}.expert_count (${count})`);
+    return { count, used };
 }
 
 /** A llama-architecture model described by its sizes, every tensor at `bitsPerWeight`. */
@@ -214,13 +262,14 @@ export function requantizedShape(shape: ModelShape, target: Quantization): Model
     const ratio = target.bitsPerWeight / from;
     const scale = (n: number) => Math.round(n * ratio);
     const layerBytes = shape.layerBytes.map(scale);
+    const active = shape.layerActiveBytes === undefined ? {} : { layerActiveBytes: shape.layerActiveBytes.map(scale) };
     const inputEmbeddingBytes = scale(shape.inputEmbeddingBytes);
     const outputHeadBytes = shape.tiedOutput ? inputEmbeddingBytes : scale(shape.outputHeadBytes);
     const totalBytes = layerBytes.reduce((a, b) => a + b, 0) + inputEmbeddingBytes + (shape.tiedOutput ? 0 : outputHeadBytes) + shape.globalBytes;
     return {
         ...shape,
         name: `${shape.name} as ${target.name}`,
-        layerBytes, inputEmbeddingBytes, outputHeadBytes, totalBytes,
+        layerBytes, ...active, inputEmbeddingBytes, outputHeadBytes, totalBytes,
         quantization: target.name,
         bitsPerWeight: shape.parameters > 0 ? (totalBytes * 8) / shape.parameters : 0
     };

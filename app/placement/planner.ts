@@ -31,7 +31,7 @@ import {
     evaluateStages, resolvePlanOptions, StageCosts, DEFAULT_LINK, makeLinks, linkBetween,
     type Backend, type Links, type Member, type PlanObjective, type PlanOptions, type StageChoice
 } from "./cost-model.ts";
-import type { ModelShape } from "./model-shape.ts";
+import { activeLayerBytes, type ModelShape } from "./model-shape.ts";
 import { formatBytes } from "../util/format.ts";
 
 export interface PlanInput {
@@ -74,6 +74,8 @@ export interface PlanStage {
     memory: StageMemoryUse;
     weightsBytes: number;
     gpuWeightsBytes: number;
+    /** of the weights, those one token reads: its layers (a mixture-of-experts layer's active experts only) and the head */
+    activeWeightsBytes: number;
     kvBytes: number;
     workBytes: number;
     /** the stage's compute per token of one chat */
@@ -103,6 +105,8 @@ export interface Plan {
     idleMembers: string[];
     /** "exact": every order was tried; "heuristic": more members than exactMaxMembers */
     search: "exact" | "heuristic";
+    /** a mixture-of-experts model: its experts, and of its weights the bytes one token reads (the stages' active weights) */
+    experts?: { count: number; used: number; activeWeightsBytes: number; weightsBytes: number };
     summary: string;
 }
 
@@ -434,7 +438,7 @@ function describePlan(costs: StageCosts, choices: StageChoice[], objective: Plan
                 vramUsedBytes: est.vramBytes, vramUsableBytes: costs.hasGpu(c.member) ? usable.gpuBytes : 0,
                 vramLeftBytes: (costs.hasGpu(c.member) ? usable.gpuBytes : 0) - est.vramBytes
             },
-            weightsBytes: est.weightsBytes, gpuWeightsBytes: est.gpuWeightsBytes, kvBytes: est.kvBytes, workBytes: est.workBytes,
+            weightsBytes: est.weightsBytes, gpuWeightsBytes: est.gpuWeightsBytes, activeWeightsBytes: est.activeWeightsBytes, kvBytes: est.kvBytes, workBytes: est.workBytes,
             predictedMsPerToken: cost.stageMs[i]!, hopMsPerToken: cost.hopMs[i]!,
             hopTo: next === null ? null : members[next.member]!.name
         };
@@ -451,6 +455,13 @@ function describePlan(costs: StageCosts, choices: StageChoice[], objective: Plan
         bottleneck: { member: stages[cost.bottleneckIndex]!.member, msPerToken: cost.bottleneckMs },
         idleMembers: members.map((m) => m.name).filter((n) => !used.has(n)),
         search,
+        ...(model.experts === undefined ? {} : {
+            experts: {
+                ...model.experts,
+                activeWeightsBytes: stages.reduce((a, s) => a + s.activeWeightsBytes, 0),
+                weightsBytes: stages.reduce((a, s) => a + s.weightsBytes, 0)
+            }
+        }),
         summary: ""
     };
     plan.summary = planSummary(plan);
@@ -468,13 +479,16 @@ export function planSummary(plan: Plan): string {
     return `${plan.model} ${where}: ${num(plan.predictedTokensPerSecond)} tokens/s for one chat (${num(plan.predictedMsPerToken)} ms/token), ` +
         `${num(plan.predictedManyChatsTokensPerSecond)} tokens/s over many chats (slowest: ${plan.bottleneck.member}); ` +
         `${formatBytes(weights)} in all, context ${plan.contextSize} × ${plan.maxSequences} sequences, objective ${plan.objective}` +
-        (plan.search === "heuristic" ? " (order by heuristic)" : "");
+        (plan.search === "heuristic" ? " (order by heuristic)" : "") +
+        (plan.experts === undefined ? "" : `; mixture of experts: ${plan.experts.used} of ${plan.experts.count} per token, ` +
+            `so a token reads ${formatBytes(plan.experts.activeWeightsBytes)} of the ${formatBytes(plan.experts.weightsBytes)} of weights held`);
 }
 
 /**
  * The bandwidth bound of a plan's ms per token: over its stages, the weight bytes each device reads
- * per token (layers, and the head on the last stage) / that device's memory bandwidth, plus each
- * hop's link latency. null when a member used gives no bandwidth (a measured speed only).
+ * per token (layers, of a mixture-of-experts layer its active experts only, and the head on the
+ * last stage) / that device's memory bandwidth, plus each hop's link latency. null when a member
+ * used gives no bandwidth (a measured speed only).
  */
 export function bandwidthBoundMsPerToken(plan: Plan, input: PlanInput): number | null {
     const byName = new Map(input.members.map((m) => [m.name, m]));
@@ -487,7 +501,7 @@ export function bandwidthBoundMsPerToken(plan: Plan, input: PlanInput): number |
         const gpuBW = m.gpu?.unified ? (m.gpuBandwidthGBs ?? ramBW) : (m.gpuBandwidthGBs ?? (m.gpuSpeed?.kind === "bandwidth" ? m.gpuSpeed.bandwidthGBs : undefined));
         const [start, end] = s.layers;
         let cpuBytes = 0, gpuBytes = 0;
-        for (let l = start; l < end; l++) (l >= end - s.gpuLayers ? (gpuBytes += input.model.layerBytes[l]!) : (cpuBytes += input.model.layerBytes[l]!));
+        for (let l = start; l < end; l++) (l >= end - s.gpuLayers ? (gpuBytes += activeLayerBytes(input.model, l)) : (cpuBytes += activeLayerBytes(input.model, l)));
         if (end === L) (s.outputOnGpu ? (gpuBytes += input.model.outputHeadBytes) : (cpuBytes += input.model.outputHeadBytes));
         if ((cpuBytes > 0 && ramBW === undefined) || (gpuBytes > 0 && gpuBW === undefined)) return null;
         ms += (cpuBytes > 0 ? cpuBytes / (ramBW! * 1e6) : 0) + (gpuBytes > 0 ? gpuBytes / (gpuBW! * 1e6) : 0);

@@ -55,7 +55,10 @@ test("a process killed mid-reply loses no finished message; the interrupted repl
             store.add(chat.id, { role: "user", text: "second", status: "done", error: "", stats: null });
             const b = store.add(chat.id, { role: "assistant", text: "", status: "streaming", error: "", stats: null });
             store.append(chat.id, b.id, "half of ");
-            await new Promise((r) => setTimeout(r, 400));
+            // Until the flush of the streamed text is on disk (a loaded machine may take longer than flushMs).
+            const fs = await import("node:fs");
+            const file = ${JSON.stringify(dir)} + "/" + chat.id + ".json";
+            for (let i = 0; i < 200 && !(fs.existsSync(file) && fs.readFileSync(file, "utf8").includes("half of ")); i++) await new Promise((r) => setTimeout(r, 50));
             store.append(chat.id, b.id, "this is never written");
             process.kill(process.pid, "SIGKILL");
         `;

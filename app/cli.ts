@@ -3,7 +3,7 @@
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { makeModel, MODEL_TYPES, type ModelType, type TestArchitecture } from "./model/make-model.ts";
+import { makeModel, MODEL_TYPES, TEST_ARCHITECTURES, type ModelType, type TestArchitecture } from "./model/make-model.ts";
 import { defaultDataDir, ensureStageFiles } from "./model/stage-cache.ts";
 import { Tokenizer } from "./model/tokenizer.ts";
 import { chatPrompt, type ChatMessage } from "./model/chat.ts";
@@ -67,8 +67,10 @@ Usage:
       Runs the model as a pipeline of stages (one per --split range) in this process.
   hearth slice --model FILE --layers A-B --out FILE
       Writes the stage file of layers [A, B) of a model.
-  hearth make-model --out FILE [--arch llama|qwen2|qwen3] [--vocab llama-spm|llama-bpe|qwen2]
+  hearth make-model --out FILE [--arch llama|qwen2|qwen3|qwen3moe|phi3|mistral3|gemma2|gemma3|gpt-oss]
+                    [--vocab llama-spm|llama-bpe|qwen2|phi-3|gpt-2]
                     [--layers N] [--embd N] [--heads N] [--kv-heads N] [--ff N]
+                    [--experts N] [--experts-used N] [--expert-ff N] [--sliding-window N] [--swa-pattern N]
                     [--type f32|f16|bf16|q8_0|q6_k|q5_k_m|q4_k_m|q4_0|q3_k_m|q2_k|iq4_xs|iq4_nl|mxfp4_moe|…] [--tied] [--seed N]
       Writes a small model with random weights and a real tokenizer (for tests and benchmarks).
 ${PLAN_HELP}
@@ -93,6 +95,13 @@ function int(v: string | undefined, name: string, fallback: number): number {
     const n = Number(v);
     if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer (got '${v}')`);
     return n;
+}
+/** The given ones of these options as integers (named by their --flag in errors). */
+function optionalInts<K extends string>(v: Record<K, string | undefined>): Partial<Record<K, number>> {
+    const out: Partial<Record<K, number>> = {};
+    for (const [key, value] of Object.entries(v) as Array<[K, string | undefined]>)
+        if (value != null) out[key] = int(value, key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), 0);
+    return out;
 }
 function minutes(v: string, name: string): number {
     const n = Number(v);
@@ -127,10 +136,12 @@ async function cmdMakeModel(argv: string[]) {
         out: { type: "string" }, arch: { type: "string", default: "llama" }, vocab: { type: "string", default: "llama-spm" },
         layers: { type: "string" }, embd: { type: "string" }, heads: { type: "string" }, "kv-heads": { type: "string" },
         ff: { type: "string" }, type: { type: "string", default: "f32" }, tied: { type: "boolean", default: false },
-        seed: { type: "string" }, quiet: { type: "boolean", default: false }
+        seed: { type: "string" }, quiet: { type: "boolean", default: false },
+        experts: { type: "string" }, "experts-used": { type: "string" }, "expert-ff": { type: "string" },
+        "sliding-window": { type: "string" }, "swa-pattern": { type: "string" }
     } });
     if (values.out == null) throw new UsageError("make-model needs --out FILE");
-    if (!["llama", "qwen2", "qwen3"].includes(values.arch)) throw new UsageError("--arch must be llama, qwen2 or qwen3");
+    if (!(TEST_ARCHITECTURES as readonly string[]).includes(values.arch)) throw new UsageError(`--arch must be one of ${TEST_ARCHITECTURES.join(", ")}`);
     if (!(TEST_VOCABULARIES as readonly string[]).includes(values.vocab)) throw new UsageError(`--vocab must be one of ${TEST_VOCABULARIES.join(", ")}`);
     if (!(values.type in MODEL_TYPES)) throw new UsageError(`--type must be one of ${Object.keys(MODEL_TYPES).join(", ")}`);
     const heads = int(values.heads, "heads", 4);
@@ -139,6 +150,8 @@ async function cmdMakeModel(argv: string[]) {
         layers: int(values.layers, "layers", 4), embd: int(values.embd, "embd", 128), heads,
         kvHeads: int(values["kv-heads"], "kv-heads", heads), ff: int(values.ff, "ff", 256),
         type: values.type as ModelType, tied: values.tied, seed: int(values.seed, "seed", 1), out: values.out,
+        ...optionalInts({ experts: values.experts, expertsUsed: values["experts-used"], expertFf: values["expert-ff"],
+            slidingWindow: values["sliding-window"], swaPattern: values["swa-pattern"] }),
         onProgress: progressPrinter(!values.quiet)
     });
     console.log(`wrote ${res.path} (${formatBytes(res.bytes)}, vocabulary of ${res.nVocab} tokens)`);

@@ -108,7 +108,7 @@ describe("bad files are refused with a clear error", () => {
 
     test("unsupported architectures are refused, naming the reason", async () => {
         const h = readGgufHeader(model);
-        for (const [arch, reason] of [["gemma3", /Gemma scales the input embeddings/], ["granite", /Granite scales/], ["phi2", /no test has proven/]] as const) {
+        for (const [arch, reason] of [["gemma4", /per-layer token embeddings/], ["granite", /Granite scales/], ["phi2", /no test has proven/]] as const) {
             const kv = new Map(h.kv);
             kv.set("general.architecture", str(arch));
             const file = path.join(dir, `${arch}.gguf`);

@@ -8,7 +8,7 @@
 // the tokenizer arrays are consistent, and a stage's input table lies inside the file.
 import { GgufType, type GgufHeader, type GgufValue } from "../gguf/format.ts";
 import { GGML_TYPES } from "../gguf/ggml-types.ts";
-import { SUPPORTED_ARCHITECTURES, checkArchitectureSupported } from "./architectures.ts";
+import { ARCHITECTURE_TRAITS, SUPPORTED_ARCHITECTURES, checkArchitectureSupported, type SupportedArchitecture } from "./architectures.ts";
 import { STAGE_FORMAT_VERSION } from "./slice.ts"; // read at check time, so the import cycle is harmless
 
 export class ModelFileError extends Error {
@@ -292,6 +292,24 @@ function checkStageKeys(c: Checker, nLayer: number): StageInfo {
     return { start, end, total, first, last };
 }
 
+/**
+ * Gemma's input scaling (architectures.ts inputScale): the keys that make a stage undo or apply it
+ * (native/src/stage.cc) must be exactly where slice.ts puts them; a stage without them would
+ * compute silently wrong hidden states.
+ */
+function checkInputScaleKeys(c: Checker, arch: SupportedArchitecture, stage: StageInfo | null) {
+    const mode = ARCHITECTURE_TRAITS[arch].inputScale;
+    const wantScale = stage != null && stage.first && mode === "tokens";
+    const wantRestore = stage != null && !stage.first && mode === "always";
+    const scale = c.bool("hearth.stage.scale_input");
+    if (scale != null && (!scale || !wantScale)) c.fail(`metadata hearth.stage.scale_input is present, but only the first stage of a gemma3 model scales its input (as true)`);
+    if (wantScale && scale == null) c.fail(`metadata hearth.stage.scale_input is missing: the first stage of a ${arch} model must scale its input embeddings as the graph does`);
+    const restore = c.str("hearth.stage.restore_input", false);
+    if (restore != null && (!wantRestore || restore !== "inp_scaled"))
+        c.fail(`metadata hearth.stage.restore_input is '${shown(restore)}', but only a later stage of a gemma2 model restores its input, over 'inp_scaled'`);
+    if (wantRestore && restore == null) c.fail(`metadata hearth.stage.restore_input is missing: a later stage of a ${arch} model must undo the graph's input scaling`);
+}
+
 /** The tensors llama.cpp's loader creates for this architecture (models/<arch>.cpp load_arch_tensors). */
 function expectedTensors(arch: string, p: { E: bigint; V: bigint; F: bigint; H: bigint; Hkv: bigint; Dk: bigint; Dv: bigint; nLayer: number }) {
     const m = new Map<string, ExpectedTensor>();
@@ -326,6 +344,96 @@ function expectedTensors(arch: string, p: { E: bigint; V: bigint; F: bigint; H: 
     return m;
 }
 
+interface ShapeParams { E: bigint; V: bigint; F: bigint; H: bigint; Hkv: bigint; Dk: bigint; Dv: bigint; nRot: bigint; X: bigint; Fe: bigint; nLayer: number }
+
+/**
+ * The tensors of the architectures enabled after the first three (src/models/<arch>.cpp
+ * load_arch_tensors). Attention goes through create_tensor_qkv: either blk.N.attn_qkv or the three
+ * projections (checked after presence), each with optional biases.
+ */
+function expectedTensorsMore(arch: SupportedArchitecture, p: ShapeParams) {
+    const m = new Map<string, ExpectedTensor>();
+    const vec = (name: string, n: bigint, required = true) => m.set(name, { dims: [n], vector: true, required });
+    const bias2 = (name: string, dims: bigint[], required = true) => m.set(name, { dims, vector: true, required });
+    const mat = (name: string, dims: bigint[], required = true) => m.set(name, { dims, vector: false, required });
+    const { E, V, F, H, Hkv, Dk, Dv, nRot, X, Fe } = p;
+    const qkv = (b: string, q: bigint, k: bigint, v: bigint) => {
+        mat(`${b}attn_qkv.weight`, [E, q + k + v], false);
+        vec(`${b}attn_qkv.bias`, q + k + v, false);
+        mat(`${b}attn_q.weight`, [E, q], false);
+        mat(`${b}attn_k.weight`, [E, k], false);
+        mat(`${b}attn_v.weight`, [E, v], false);
+        vec(`${b}attn_q.bias`, q, false);
+        vec(`${b}attn_k.bias`, k, false);
+        vec(`${b}attn_v.bias`, v, false);
+    };
+    const experts = (b: string) => {
+        mat(`${b}ffn_gate_inp.weight`, [E, X]);
+        mat(`${b}ffn_gate_exps.weight`, [E, Fe, X]);
+        mat(`${b}ffn_down_exps.weight`, [Fe, E, X]);
+        mat(`${b}ffn_up_exps.weight`, [E, Fe, X]);
+    };
+    mat("token_embd.weight", [E, V]);
+    vec("output_norm.weight", E);
+    const traits = ARCHITECTURE_TRAITS[arch];
+    if (!traits.tiedHead) mat("output.weight", [E, V], traits.separateHead === true);
+    if (arch === "phi3") { vec("rope_factors_long.weight", nRot / 2n, false); vec("rope_factors_short.weight", nRot / 2n, false); }
+    if (arch === "mistral3") vec("rope_freqs.weight", nRot / 2n, false);
+    for (let i = 0; i < p.nLayer; i++) {
+        const b = `blk.${i}.`;
+        vec(`${b}attn_norm.weight`, E);
+        switch (arch) {
+            case "qwen3moe":
+                qkv(b, Dk * H, Dv * Hkv, Dv * Hkv);
+                mat(`${b}attn_output.weight`, [Dk * H, E]);
+                vec(`${b}attn_q_norm.weight`, Dk); vec(`${b}attn_k_norm.weight`, Dk);
+                vec(`${b}ffn_norm.weight`, E);
+                experts(b);
+                break;
+            case "phi3":
+                qkv(b, E, Dv * Hkv, Dv * Hkv);
+                mat(`${b}attn_output.weight`, [E, E]);
+                vec(`${b}ffn_norm.weight`, E);
+                mat(`${b}ffn_down.weight`, [F, E]);
+                mat(`${b}ffn_up.weight`, [E, 2n * F]);
+                break;
+            case "mistral3":
+                qkv(b, Dk * H, Dk * Hkv, Dv * Hkv);
+                mat(`${b}attn_output.weight`, [Dk * H, E]);
+                vec(`${b}attn_output.bias`, E, false);
+                vec(`${b}ffn_norm.weight`, E);
+                mat(`${b}ffn_gate.weight`, [E, F]); mat(`${b}ffn_down.weight`, [F, E]); mat(`${b}ffn_up.weight`, [E, F]);
+                vec(`${b}ffn_gate.bias`, F, false); vec(`${b}ffn_down.bias`, E, false); vec(`${b}ffn_up.bias`, F, false);
+                break;
+            case "gemma2":
+            case "gemma3":
+                qkv(b, Dk * H, Dk * Hkv, Dv * Hkv);
+                mat(`${b}attn_output.weight`, [Dk * H, E]);
+                vec(`${b}post_attention_norm.weight`, E);
+                if (arch === "gemma3") { vec(`${b}attn_k_norm.weight`, Dk); vec(`${b}attn_q_norm.weight`, Dk); }
+                vec(`${b}ffn_norm.weight`, E);
+                mat(`${b}ffn_gate.weight`, [E, F]); mat(`${b}ffn_up.weight`, [E, F]); mat(`${b}ffn_down.weight`, [F, E]);
+                vec(`${b}post_ffw_norm.weight`, E);
+                break;
+            case "gpt-oss":
+                vec(`${b}post_attention_norm.weight`, E);
+                qkv(b, H * nRot, Hkv * nRot, Hkv * nRot);
+                mat(`${b}attn_output.weight`, [H * nRot, E]);
+                vec(`${b}attn_output.bias`, E);
+                vec(`${b}attn_sinks.weight`, H);
+                experts(b);
+                vec(`${b}ffn_gate_inp.bias`, X);
+                bias2(`${b}ffn_gate_exps.bias`, [Fe, X]);
+                bias2(`${b}ffn_down_exps.bias`, [E, X]);
+                bias2(`${b}ffn_up_exps.bias`, [Fe, X]);
+                break;
+            default:
+                throw new Error(`internal: no tensor list for ${arch}`);
+        }
+    }
+    return m;
+}
+
 /** Throws ModelFileError when llama.cpp could assert, divide by zero or over-allocate on this file. */
 export function checkModelHeader(header: GgufHeader, file: string, options: ModelCheckOptions): void {
     const isStage = header.kv.has("hearth.stage.version");
@@ -356,13 +464,23 @@ export function checkModelHeader(header: GgufHeader, file: string, options: Mode
     c.int(k("context_length"), true, 1, LIMITS.context);
     const E = c.int(k("embedding_length"), true, 1, LIMITS.embd);
     c.int(k("embedding_length_out"), false, E, E);
-    for (const key of ["expert_count", "expert_used_count", "expert_group_count", "expert_group_used_count", "nextn_predict_layers"]) {
+    const traits = ARCHITECTURE_TRAITS[arch as SupportedArchitecture];
+    const moe = traits.moe === true;
+    for (const key of [...(moe ? [] : ["expert_count", "expert_used_count"]), "expert_group_count", "expert_group_used_count", "nextn_predict_layers"]) {
         const v = c.value(k(key));
         if (v == null) continue;
         const zero = v.type === GgufType.UINT32 && v.value === 0;
-        if (!zero) c.fail(`metadata ${k(key)} is ${v.type === GgufType.UINT32 ? String(v.value) : c.typeName(v)}, expected 0: mixture-of-experts and next-token-prediction layers are not supported`);
+        if (!zero) c.fail(`metadata ${k(key)} is ${v.type === GgufType.UINT32 ? String(v.value) : c.typeName(v)}, expected 0: ${moe ? "expert groups" : "mixture-of-experts"} and next-token-prediction layers are not supported`);
     }
-    const F = c.perLayer(k("feed_forward_length"), true, nLayer, 1, LIMITS.ff)!;
+    // mixture of experts (llama-model.cpp load_hparams: n_expert <= LLAMA_MAX_EXPERTS, 0 < n_expert_used <= n_expert)
+    const X = moe ? c.int(k("expert_count"), true, 1, 1024) : 0;
+    const nUsed = moe ? c.perLayer(k("expert_used_count"), true, nLayer, 1, X)! : 0;
+    const F = c.perLayer(k("feed_forward_length"), !moe, nLayer, 1, LIMITS.ff) ?? 0;
+    // qwen3moe falls back to n_ff / n_expert_used; gpt-oss requires the key
+    const Fe = moe ? (c.perLayer(k("expert_feed_forward_length"), arch === "gpt-oss", nLayer, 1, LIMITS.ff) ?? Math.floor(F / nUsed)) : 0;
+    if (moe && Fe < 1) c.fail(`metadata ${k("expert_feed_forward_length")} is missing and ${k("feed_forward_length")} / ${k("expert_used_count")} is 0`);
+    c.float(k("expert_weights_scale"), false, (x) => x >= 0, "a number >= 0");
+    c.bool(k("expert_weights_norm"));
     const H = c.perLayer(k("attention.head_count"), true, nLayer, 1, LIMITS.heads)!;
     const Hkv = c.perLayer(k("attention.head_count_kv"), false, nLayer, 1, H) ?? H;
     if (H % Hkv !== 0) c.fail(`metadata ${k("attention.head_count")} ${H} is not a multiple of ${k("attention.head_count_kv")} ${Hkv}`);
@@ -375,23 +493,36 @@ export function checkModelHeader(header: GgufHeader, file: string, options: Mode
     // graph builders: GGML_ASSERT(n_embd_head_v == n_embd_head_k) and GGML_ASSERT(n_embd_head == n_rot)
     if (headK !== headV) c.fail(`attention key length ${headK} differs from value length ${headV}; the ${arch} graph asserts they are equal`);
     const nRot = c.int(k("rope.dimension_count"), false, 1, LIMITS.headDim) ?? headK;
-    if (nRot !== headK) c.fail(`metadata ${k("rope.dimension_count")} is ${nRot}, expected the head size ${headK}`);
+    // phi3 (Phi-4-mini) rotates part of each head; the other graphs assert n_rot == head size
+    if (arch === "phi3" ? nRot > headK || nRot % 2 !== 0 : nRot !== headK)
+        c.fail(`metadata ${k("rope.dimension_count")} is ${nRot}, expected ${arch === "phi3" ? `an even number up to the head size ${headK}` : `the head size ${headK}`}`);
     if (headK % 2 !== 0) c.fail(`the head size ${headK} is odd; RoPE needs an even head size`);
-    if (arch === "qwen2" && headK * H !== E)
-        c.fail(`attention heads ${H} × head size ${headK} is ${H * headK}, but qwen2 needs it to equal ${k("embedding_length")} ${E}`);
+    if ((arch === "qwen2" || arch === "phi3") && headK * H !== E)
+        c.fail(`attention heads ${H} × head size ${headK} is ${H * headK}, but ${arch} needs it to equal ${k("embedding_length")} ${E}`);
     if (BigInt(headK) * BigInt(H) > BigInt(LIMITS.embd * 4)) c.fail(`attention heads ${H} × head size ${headK} is implausibly large`);
     c.float(k("attention.layer_norm_rms_epsilon"), true, (x) => x > 0 && x <= 1, "a number in (0, 1]");
     c.float(k("rope.freq_base"), false, (x) => x > 0, "a positive number");
     const scaling = c.str(k("rope.scaling.type"), false);
     // load_hparams: GGML_ASSERT(rope_scaling_type_train != LLAMA_ROPE_SCALING_TYPE_UNSPECIFIED)
-    if (scaling != null && !["none", "linear", "yarn"].includes(scaling))
-        c.fail(`metadata ${k("rope.scaling.type")} is '${shown(scaling)}', expected none, linear or yarn`);
+    const scalings = arch === "phi3" || arch === "mistral3" ? ["none", "linear", "yarn", "longrope"] : ["none", "linear", "yarn"];
+    if (scaling != null && !scalings.includes(scaling))
+        c.fail(`metadata ${k("rope.scaling.type")} is '${shown(scaling)}', expected ${scalings.slice(0, -1).join(", ")} or ${scalings.at(-1)}`);
     c.float(k("rope.scaling.factor"), false, (x) => x >= 0 && x <= 1e6, "0 to 1e6");
     c.float(k("rope.scale_linear"), false, (x) => x >= 0 && x <= 1e6, "0 to 1e6");
     c.float(k("rope.scaling.attn_factor"), false, (x) => x > 0 && x <= 1e6, "a positive number");
     c.int(k("rope.scaling.original_context_length"), false, 1, LIMITS.context);
     c.bool(k("rope.scaling.finetuned"));
     c.bool(k("attention.causal"));
+    // sliding window, soft-capping and other graph constants (gemma2/3, gpt-oss, mistral3)
+    if (arch === "gpt-oss") c.int(k("attention.sliding_window"), true, 0, LIMITS.context);
+    else c.int(k("attention.sliding_window"), false, 0, LIMITS.context);
+    const pattern = c.value(k("attention.sliding_window_pattern"));
+    if (pattern != null && pattern.type !== GgufType.ARRAY) c.int(k("attention.sliding_window_pattern"), false, 0, LIMITS.layers);
+    c.float(k("rope.freq_base_swa"), false, (x) => x > 0, "a positive number");
+    c.float(k("attn_logit_softcapping"), false, (x) => x > 0, "a positive number");
+    c.float(k("final_logit_softcapping"), false, (x) => x > 0, "a positive number");
+    c.float(k("attention.temperature_scale"), false, (x) => x >= 0, "a number >= 0");
+    checkInputScaleKeys(c, arch as SupportedArchitecture, stage);
 
     // tokenizer: whole models and last stages carry the real one; other stages "none" with one dummy token
     let V: number;
@@ -407,9 +538,10 @@ export function checkModelHeader(header: GgufHeader, file: string, options: Mode
     }
 
     // tensors (llama.cpp throws on wrong shapes, but crashes in the graph on wrong types)
-    const expected = expectedTensors(arch, {
-        E: BigInt(E), V: BigInt(V), F: BigInt(F), H: BigInt(H), Hkv: BigInt(Hkv), Dk: BigInt(headK), Dv: BigInt(headV), nLayer
-    });
+    const original = arch === "llama" || arch === "qwen2" || arch === "qwen3";
+    const shape = { E: BigInt(E), V: BigInt(V), F: BigInt(F), H: BigInt(H), Hkv: BigInt(Hkv), Dk: BigInt(headK), Dv: BigInt(headV), nLayer };
+    const expected = original ? expectedTensors(arch, shape)
+        : expectedTensorsMore(arch as SupportedArchitecture, { ...shape, nRot: BigInt(nRot), X: BigInt(X), Fe: BigInt(Fe) });
     const present = new Set<string>();
     let dataEnd = header.dataOffset;
     for (const t of header.tensors) {
@@ -423,6 +555,15 @@ export function checkModelHeader(header: GgufHeader, file: string, options: Mode
         if (end > dataEnd) dataEnd = end;
     }
     for (const [name, want] of expected) if (want.required && !present.has(name)) c.fail(`tensor ${name} is missing`);
+    if (!original)
+        for (let i = 0; i < nLayer; i++) {
+            // create_tensor_qkv: a fused attn_qkv, or all three projections (and not both)
+            const b = `blk.${i}.`;
+            const separate = ["attn_q", "attn_k", "attn_v"].filter((t) => present.has(`${b}${t}.weight`));
+            if (present.has(`${b}attn_qkv.weight`) ? separate.length > 0 : separate.length !== 3)
+                c.fail(`layer ${i} has ${present.has(`${b}attn_qkv.weight`) ? "both attn_qkv and separate projections" : `no attn_qkv and only ${separate.join(", ") || "none"} of attn_q, attn_k, attn_v`}`);
+            if (present.has(`${b}attn_qkv.bias`) && !present.has(`${b}attn_qkv.weight`)) c.fail(`tensor ${b}attn_qkv.bias is present without ${b}attn_qkv.weight`);
+        }
 
     // the first stage's input embedding table (native/src/stage.cc reads rows × row bytes at offset)
     const inputKeys = ["type", "rows", "embd", "offset"].map((s) => `hearth.input_embd.${s}`);

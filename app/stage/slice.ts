@@ -8,7 +8,7 @@ import { arrayItems, arrayValue } from "../gguf/arrays.ts";
 import { GgmlType } from "../gguf/ggml-types.ts";
 import { readGgufHeader } from "../gguf/reader.ts";
 import { SequentialFileWriter, layoutGguf, type TensorSpec } from "../gguf/writer.ts";
-import { PER_LAYER_KEYS, checkArchitectureSupported } from "./architectures.ts";
+import { ARCHITECTURE_TRAITS, PER_LAYER_KEYS, allowedSplitPoints, checkArchitectureSupported, splitPointRule } from "./architectures.ts";
 import { checkModelHeader } from "./model-check.ts";
 import { formatBytes } from "../util/format.ts";
 
@@ -40,8 +40,15 @@ export const STAGE_KEYS = {
     inputType: "hearth.input_embd.type",
     inputRows: "hearth.input_embd.rows",
     inputEmbd: "hearth.input_embd.embd",
-    inputOffset: "hearth.input_embd.offset"
+    inputOffset: "hearth.input_embd.offset",
+    /** first stage of a graph that scales token-id input by sqrtf(n_embd) (gemma3): the stage scales the rows it looks up */
+    scaleInput: "hearth.stage.scale_input",
+    /** later stage of a graph that scales every input by sqrtf(n_embd) (gemma2): the tensor the stage overwrites with its input */
+    restoreInput: "hearth.stage.restore_input"
 } as const;
+
+/** The graph tensor that holds the scaled input embeddings (llama.cpp src/models/gemma2.cpp: cb(inpL, "inp_scaled", -1)). */
+export const SCALED_INPUT_TENSOR = "inp_scaled";
 
 const BLOCK_RE = /^blk\.(\d+)\.(.+)$/;
 
@@ -88,6 +95,8 @@ export async function sliceStage(modelPath: string, range: LayerRange, outPath: 
     checkArchitectureSupported(arch, modelPath);
     const total = modelLayerCount(h, modelPath);
     validateRange(range, total, modelPath);
+    checkSplitPoints(h.kv, range, total, modelPath);
+    const traits = ARCHITECTURE_TRAITS[arch];
     const first = range.start === 0;
     const last = range.end === total;
     const tensorByName = new Map(h.tensors.map((t) => [t.name, t]));
@@ -120,6 +129,8 @@ export async function sliceStage(modelPath: string, range: LayerRange, outPath: 
     kv.set(STAGE_KEYS.layerTotal, u32(total));
     kv.set(STAGE_KEYS.first, bool(first));
     kv.set(STAGE_KEYS.last, bool(last));
+    if (first && traits.inputScale === "tokens") kv.set(STAGE_KEYS.scaleInput, bool(true));
+    if (!first && traits.inputScale === "always") kv.set(STAGE_KEYS.restoreInput, str(SCALED_INPUT_TENSOR));
     if (first) {
         kv.set(STAGE_KEYS.inputType, u32(tokenEmbd.type));
         kv.set(STAGE_KEYS.inputRows, u64(tokenEmbd.dims[1]!));
@@ -131,7 +142,20 @@ export async function sliceStage(modelPath: string, range: LayerRange, outPath: 
     type Plan = TensorSpec & { source: { offset: bigint; size: bigint } | null };
     const plan: Plan[] = [];
     const head = tensorByName.get("output.weight") ?? tokenEmbd;
-    if (last) plan.push({ name: "token_embd.weight", dims: head.dims, type: head.type, source: { offset: h.dataOffset + head.offset, size: head.size } });
+    if (traits.separateHead) {
+        // llama.cpp requires output.weight of this architecture and never reads token_embd.weight
+        // here (every stage is fed embeddings): the last stage gets the real head and a zero
+        // token_embd.weight of the smallest type (mapped, never touched), the others 1-row dummies.
+        if (!tensorByName.has("output.weight")) throw new Error(`${modelPath}: the ${arch} model has no output.weight`);
+        const dummyType = nEmbd % 32n === 0n ? GgmlType.Q4_0 : GgmlType.F16;
+        if (last) {
+            plan.push({ name: "token_embd.weight", dims: tokenEmbd.dims, type: dummyType, source: null });
+            plan.push({ name: "output.weight", dims: head.dims, type: head.type, source: { offset: h.dataOffset + head.offset, size: head.size } });
+        } else {
+            plan.push({ name: "token_embd.weight", dims: [nEmbd, 1n], type: GgmlType.F32, source: null });
+            plan.push({ name: "output.weight", dims: [nEmbd, 1n], type: GgmlType.F32, source: null });
+        }
+    } else if (last) plan.push({ name: "token_embd.weight", dims: head.dims, type: head.type, source: { offset: h.dataOffset + head.offset, size: head.size } });
     else plan.push({ name: "token_embd.weight", dims: [nEmbd, 1n], type: GgmlType.F32, source: null });
     for (const t of h.tensors) {
         const m = BLOCK_RE.exec(t.name);
@@ -198,6 +222,18 @@ export async function sliceStage(modelPath: string, range: LayerRange, outPath: 
         await src.close();
     }
     return { path: outPath, range, totalLayers: total, first, last, bytes: totalBytes };
+}
+
+/** Refuses a range that would split the model where its architecture does not allow (architectures.ts allowedSplitPoints). */
+export function checkSplitPoints(kv: ReadonlyMap<string, GgufValue>, range: LayerRange, totalLayers: number, file: string) {
+    const allowed = new Set(allowedSplitPoints(kv));
+    for (const k of [range.start, range.end]) {
+        if (k === 0 || k === totalLayers || allowed.has(k)) continue;
+        const rule = splitPointRule(kv);
+        const list = allowed.size === 0 ? "none: run it on a single machine" : [...allowed].join(", ");
+        throw new Error(`${file}: layers ${range.start}-${range.end} would split the model at layer ${k}, which is not allowed: ${rule?.reason ?? "unknown rule"}. ` +
+            `Allowed split points: ${list}.`);
+    }
 }
 
 /** The stage-specific metadata of a stage file, or null when the file is a plain model. */

@@ -28,8 +28,20 @@ constexpr int32_t kMaxThreads = 1024;
 
 bool EvalCallback(ggml_tensor* t, bool ask, void* userData) {
     auto* stage = static_cast<Stage*>(userData);
+    bool restore = stage->restoreSrc != nullptr && stage->restoreName == ggml_get_name(t);
     bool wanted = stage->capturing && stage->captureName == ggml_get_name(t);
-    if (ask) return wanted;
+    if (ask) return wanted || restore;
+    if (restore) {
+        // The graph scaled this stage's input (already scaled by the stage before): put the input
+        // back, bit for bit, before any later node reads it.
+        if (t->type != GGML_TYPE_F32 || !ggml_is_contiguous(t) || t->ne[0] != llama_model_n_embd_inp(stage->model) ||
+            ggml_nelements(t) != stage->restoreRows * t->ne[0]) {
+            stage->restoreError = "input tensor " + stage->restoreName + " is not the contiguous f32 n_embd x n_tokens input";
+        } else {
+            ggml_backend_tensor_set(t, stage->restoreSrc, 0, static_cast<size_t>(ggml_nbytes(t)));
+            stage->restoreCount++;
+        }
+    }
     if (wanted) {
         if (t->type != GGML_TYPE_F32 || !ggml_is_contiguous(t)) {
             stage->captureError = "hidden-state tensor " + stage->captureName + " is not contiguous f32";
@@ -408,6 +420,22 @@ void Stage::LoadBlocking() {
             if (static_cast<size_t>(f.gcount()) != tableBytes) throw std::runtime_error("input embedding table is truncated in " + path);
         }
 
+        // Input scaling (see stage.h), from the stage file's metadata.
+        {
+            char buf[256];
+            if (llama_model_meta_val_str(model, "hearth.stage.scale_input", buf, sizeof(buf)) >= 0 && std::string(buf) == "true") {
+                if (inputTableOffset < 0) throw std::runtime_error("hearth.stage.scale_input is set but the stage has no input table");
+                scaleInput = true;
+                inputScale = sqrtf(static_cast<float>(llama_model_n_embd(model)));  // the graph's sqrtf(n_embd)
+            }
+            int32_t len = llama_model_meta_val_str(model, "hearth.stage.restore_input", buf, sizeof(buf));
+            if (len >= 0) {
+                if (inputTableOffset >= 0) throw std::runtime_error("hearth.stage.restore_input is set on a first stage");
+                if (len == 0 || len >= static_cast<int32_t>(sizeof(buf))) throw std::runtime_error("hearth.stage.restore_input is not a tensor name");
+                restoreName = buf;
+            }
+        }
+
         llama_context_params cp = llama_context_default_params();
         cp.n_ctx = contextSize * maxSequences;  // one KV stream of contextSize cells per sequence (product checked)
         cp.n_batch = batchSize;
@@ -422,7 +450,7 @@ void Stage::LoadBlocking() {
         // Only stages that hand hidden states on need the eval callback: it makes llama.cpp compute
         // the graph in pieces, and the last stage must run as fast as a plain context.
         bool hasHead = llama_vocab_n_tokens(llama_model_get_vocab(model)) > 1;
-        if (!hasHead || inputTableOffset >= 0) {
+        if (!hasHead || inputTableOffset >= 0 || !restoreName.empty()) {
             cp.cb_eval = EvalCallback;
             cp.cb_eval_user_data = this;
         }
@@ -579,6 +607,8 @@ ForwardResult Stage::ForwardBlocking(ForwardRequest& req) {
                     float* dst = batch.embd + static_cast<size_t>(m) * nEmbdInp;
                     if (inputTable.type == GGML_TYPE_F32) std::memcpy(dst, row, nEmbdInp * sizeof(float));
                     else traits->to_float(row, dst, nEmbdInp);
+                    if (scaleInput)
+                        for (int32_t i = 0; i < nEmbdInp; i++) dst[i] = dst[i] * inputScale;  // float32 multiply, as ggml_scale
                 } else if (byToken) {
                     batch.token[m] = req.tokens[src];
                 } else {
@@ -597,10 +627,19 @@ ForwardResult Stage::ForwardBlocking(ForwardRequest& req) {
         captureError.clear();
         capturing = req.outputHidden;
         if (capturing) captured.reserve(static_cast<size_t>(m) * nEmbdOut);
+        const bool restoring = !restoreName.empty() && !byToken;
+        restoreSrc = restoring ? batch.embd : nullptr;
+        restoreRows = m;
+        restoreCount = 0;
+        restoreError.clear();
         int32_t rc = llama_decode(ctx, batch);
         capturing = false;
+        restoreSrc = nullptr;
         std::string failure;
         if (rc != 0) failure = DecodeError(rc);
+        else if (restoring && !restoreError.empty()) failure = restoreError;
+        else if (restoring && restoreCount != 1)
+            failure = "the graph computed input tensor " + restoreName + " " + std::to_string(restoreCount) + " times, expected once";
         else if (req.outputHidden && !captureError.empty()) failure = captureError;
         else if (req.outputHidden && captured.size() != static_cast<size_t>(m) * nEmbdOut)
             failure = "captured " + std::to_string(captured.size()) + " hidden values, expected " + std::to_string(static_cast<size_t>(m) * nEmbdOut);

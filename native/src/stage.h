@@ -120,6 +120,19 @@ class Stage : public Napi::ObjectWrap<Stage> {
     int64_t inputTableOffset = -1;
     InputTable inputTable;
 
+    // Input scaling the graph does on token ids only or on every input (Gemma), from the stage file's
+    // metadata (app/stage/slice.ts): the first stage of a graph that scales only token ids
+    // (hearth.stage.scale_input) multiplies its looked-up embeddings by sqrtf(n_embd) itself, as the
+    // graph's ggml_scale would; a later stage of a graph that scales every input
+    // (hearth.stage.restore_input) overwrites that scaled tensor with its unscaled input.
+    bool scaleInput = false;
+    float inputScale = 1.0f;
+    std::string restoreName;
+    const float* restoreSrc = nullptr;  // the decode's input rows (n_tokens x n_embd), while it runs
+    int64_t restoreRows = 0;
+    int restoreCount = 0;               // times the tensor was overwritten in this decode
+    std::string restoreError;
+
     // hidden-state capture (cb_eval)
     std::string captureName;
     bool capturing = false;

@@ -141,6 +141,7 @@ function bruteForce(inp: PlanInput, objective: PlanObjective): { value: number; 
         for (let m = 0; m < M; m++) {
             if (used[m]) continue;
             for (let e = start + 1; e <= L; e++) {
+                if (e < L && inp.model.splitPoints !== undefined && !inp.model.splitPoints.includes(e)) continue;
                 const g = bestG(m, start, e);
                 if (g < 0) continue;
                 used[m] = true; seq.push({ member: m, start, end: e, gpuLayers: g });
@@ -434,6 +435,32 @@ describe("planner against brute force", () => {
         }
         // The random cases exercise all the paths.
         assert.ok(feasible > 90 && infeasible > 20 && multi > 50, `${feasible} feasible, ${infeasible} infeasible, ${multi} split`);
+    });
+
+    test("an architecture's split points: the same best plans as brute force over those points only, every stage at them", T, () => {
+        let multi = 0, restricted = 0;
+        for (let seed = 200; seed < 260; seed++) {
+            const base = randomCase(seed, 4, [8, 12]);
+            const period = 2 + (seed % 3);
+            const splitPoints = Array.from({ length: base.model.nLayer - 1 }, (_, i) => i + 1).filter((k) => k % period === 0);
+            const inp = { ...base, model: { ...base.model, splitPoints, splitRule: `every ${period}th layer` } };
+            for (const objective of ["latency", "throughput"] as const) {
+                const want = bruteForce(inp, objective);
+                const free = findPlan({ ...base, options: { ...base.options, objective } });
+                const plan = findPlan({ ...inp, options: { ...inp.options, objective } });
+                if (want === null) { assert.equal(plan, null, `seed ${seed} ${objective}: nothing fits at those points`); continue; }
+                assert.ok(plan !== null, `seed ${seed} ${objective}: a plan`);
+                checkPlan(plan, inp);
+                for (const st of plan.stages.slice(1)) assert.ok(splitPoints.includes(st.layers[0]), `seed ${seed}: stage starts at ${st.layers[0]}, an allowed point (${splitPoints})`);
+                const got = objective === "latency" ? plan.predictedMsPerToken : plan.bottleneck.msPerToken;
+                assert.ok(Math.abs(got - want.value) <= 1e-8 * want.value, `seed ${seed} ${objective}: ${got} vs ${want.value}`);
+                assert.deepEqual(plan.splitPoints, { points: splitPoints, reason: `every ${period}th layer` });
+                assert.match(plan.summary, new RegExp(`split only at layers ${splitPoints.join(", ")}`));
+                if (plan.stages.length > 1) multi++;
+                if (free !== null && free.layers !== plan.layers) restricted++;
+            }
+        }
+        assert.ok(multi > 20 && restricted > 5, `${multi} split plans, ${restricted} moved by the split points`);
     });
 
     test("the best n_gpu_layers of a stage is the fastest that fits, as trying every one finds", T, () => {

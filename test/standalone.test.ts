@@ -163,6 +163,18 @@ describe("placement by memory", () => {
         assert.throws(() => rangesByMemory(layers, [{ name: "mac-mini", freeBytes: 500 }, { name: "pc", freeBytes: 500 }]), /node 'mac-mini' has 500 bytes free but layers 0-6 need 600/);
         assert.throws(() => rangesByMemory([100], [{ name: "a", freeBytes: 1e9 }, { name: "b", freeBytes: 1e9 }]), /2 nodes but only 1 layers/);
     });
+    test("a model that splits only at some layers: the boundaries move to the nearest allowed ones, and the memory is checked again", () => {
+        // 7, 3, 2 layers by memory; split only at even layers: 0-6 (nearest to 7), 6-10, 10-12
+        const nodes = [{ name: "a", freeBytes: 1000 }, { name: "b", freeBytes: 400 }, { name: "c", freeBytes: 300 }];
+        assert.deepEqual(rangesByMemory(layers, nodes).map((r) => [r.start, r.end]), [[0, 7], [7, 10], [10, 12]]);
+        assert.deepEqual(rangesByMemory(layers, nodes, [2, 4, 6, 8, 10]).map((r) => [r.start, r.end]), [[0, 6], [6, 10], [10, 12]]);
+        // only 4 and 8: 0-4 4-8 8-12, which fits
+        const big = [{ name: "a", freeBytes: 1e9 }, { name: "b", freeBytes: 1e9 }, { name: "c", freeBytes: 1e9 }];
+        assert.deepEqual(rangesByMemory(layers, big, [4, 8]).map((r) => [r.start, r.end]), [[0, 4], [4, 8], [8, 12]]);
+        assert.throws(() => rangesByMemory(layers, big, [6]), /can be split only at layers 6, so it runs on at most 2 nodes/);
+        // split only at 9: a must take 0-9, more than it has
+        assert.throws(() => rangesByMemory(layers, [{ name: "a", freeBytes: 700 }, { name: "b", freeBytes: 500 }], [9]), /node 'a' has 700 bytes free but layers 0-9 need 900 \(this model splits only at layers 9\)/);
+    });
 });
 
 describe("events", () => {

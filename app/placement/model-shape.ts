@@ -17,6 +17,7 @@
 import { GgufType, kvNumber, kvString, type GgufHeader } from "../gguf/format.ts";
 import { arrayItems } from "../gguf/arrays.ts";
 import { quantizationByFileType, quantizationByName, QUANTIZATIONS, type Quantization } from "./quantization.ts";
+import { allowedSplitPoints, isSupportedArchitecture, splitPointRule } from "../stage/architectures.ts";
 
 export interface ModelShape {
     /** general.name, the file's name, or the synthetic shape's name */
@@ -62,6 +63,14 @@ export interface ModelShape {
     parameters: number;
     /** the file's quantization (general.file_type), null when unknown or mixed */
     quantization: string | null;
+    /**
+     * The layer indices at which the model may be split (where a stage may end and the next
+     * begin), when its architecture restricts them (app/stage/architectures.ts allowedSplitPoints:
+     * e.g. a sliding-window pattern llama.cpp fixes by absolute layer index); absent: every one.
+     */
+    splitPoints?: number[];
+    /** why `splitPoints` is restricted */
+    splitRule?: string;
     /** totalBytes × 8 / parameters */
     bitsPerWeight: number;
 }
@@ -147,6 +156,7 @@ export function modelShapeFromHeader(h: GgufHeader, name?: string): ModelShape {
         experts,
         layerActiveBytes: layerBytes.map((b, l) => b - expertBytes[l]! + (expertBytes[l]! * experts.used) / experts.count)
     };
+    const split = splitPointsOf(h, arch, nLayer);
     return {
         name: label, architecture: arch, nLayer, nEmbd, nHead, nHeadKvByLayer: kvHeads, headDimK, headDimV,
         nFf: Math.max(0, ...ff), nVocab, layerBytes,
@@ -154,11 +164,20 @@ export function modelShapeFromHeader(h: GgufHeader, name?: string): ModelShape {
         outputHeadBytes: Number((output ?? tokenEmbd).size),
         tiedOutput: output == null,
         ...moe,
+        ...split,
         globalBytes, totalBytes, parameters,
         stageFileOverheadBytes: Number(h.dataOffset) + h.alignment * h.tensors.length,
         quantization: quantizationByFileType(fileType)?.name ?? null,
         bitsPerWeight: parameters > 0 ? (totalBytes * 8) / parameters : 0
     };
+}
+
+/** The split points of an architecture that restricts them; {} when every layer boundary is allowed (or the architecture cannot be split at all, which slicing refuses with its reason). */
+function splitPointsOf(h: GgufHeader, arch: string, nLayer: number): { splitPoints?: number[]; splitRule?: string } {
+    if (!isSupportedArchitecture(arch)) return {};
+    const points = allowedSplitPoints(h.kv);
+    if (points.length === Math.max(0, nLayer - 1)) return {};
+    return { splitPoints: points, splitRule: splitPointRule(h.kv)?.reason ?? `${arch} allows only these split points` };
 }
 
 /** A layer's routed experts, all stacked in one tensor (weights, and biases as gpt-oss has them); not the shared experts (*_shexp), which every token uses. */

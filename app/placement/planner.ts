@@ -107,6 +107,8 @@ export interface Plan {
     search: "exact" | "heuristic";
     /** a mixture-of-experts model: its experts, and of its weights the bytes one token reads (the stages' active weights) */
     experts?: { count: number; used: number; activeWeightsBytes: number; weightsBytes: number };
+    /** the model's architecture allows only these split points (and why): the plan's stages start and end at them */
+    splitPoints?: { points: number[]; reason: string };
     summary: string;
 }
 
@@ -118,6 +120,8 @@ interface Table {
     /** ms per token of the best stage, Infinity when none fits: time[(m × L1 + s) × L1 + e] */
     time: Float64Array;
     gpu: Int32Array;
+    /** endAllowed[e] = 1 where a stage may end (the model's split points, and its last layer) */
+    endAllowed: Uint8Array;
 }
 
 /** The fastest n_gpu_layers for member m on [s, e) that fits, or -1. */
@@ -153,6 +157,10 @@ export function bestGpuLayers(costs: StageCosts, m: number, s: number, e: number
 
 function buildTable(costs: StageCosts): Table {
     const L = costs.nLayer, L1 = L + 1, M = costs.members.length;
+    // Where a stage may end: the model's end, and its split points (every layer when unrestricted).
+    const endAllowed = new Uint8Array(L1).fill(costs.model.splitPoints == null ? 1 : 0);
+    for (const k of costs.model.splitPoints ?? []) if (Number.isInteger(k) && k > 0 && k < L) endAllowed[k] = 1;
+    endAllowed[L] = 1;
     const time = new Float64Array(M * L1 * L1).fill(Infinity);
     const gpu = new Int32Array(M * L1 * L1).fill(-1);
     for (let m = 0; m < M; m++) {
@@ -167,7 +175,7 @@ function buildTable(costs: StageCosts): Table {
             }
         }
     }
-    return { L1, M, time, gpu };
+    return { L1, M, time, gpu, endAllowed };
 }
 
 // ---- one order ----------------------------------------------------------------------------------
@@ -181,7 +189,7 @@ interface Searcher {
 /** The least latency for this order (its first member forced, the others skippable), with its stages. */
 function latencyForOrder(S: Searcher, o: readonly number[]): { value: number; stages: StageChoice[] } | null {
     const { table, L } = S;
-    const { L1, M, time } = table;
+    const { L1, M, time, endAllowed } = table;
     const fwd = S.costs.fwdHop, ret = S.costs.returnHop;
     const K = o.length;
     const f = new Float64Array(K * L1).fill(Infinity);
@@ -190,7 +198,7 @@ function latencyForOrder(S: Searcher, o: readonly number[]): { value: number; st
     const h = new Float64Array(L1);
     const o0 = o[0]!;
     const base0 = o0 * L1 * L1;
-    for (let e = 1; e <= L; e++) f[e] = time[base0 + e]!;
+    for (let e = 1; e <= L; e++) if (endAllowed[e]) f[e] = time[base0 + e]!;
     for (let j = 1; j < K; j++) {
         const oj = o[j]!;
         for (let s = 1; s < L; s++) {
@@ -210,6 +218,7 @@ function latencyForOrder(S: Searcher, o: readonly number[]): { value: number; st
             for (let e = s + 1; e <= L; e++) {
                 const t = time[base + e]!;
                 if (t === Infinity) break;
+                if (!endAllowed[e]) continue;
                 const v = hs + t;
                 if (v < f[row + e]!) { f[row + e] = v; fromS[row + e] = s; }
             }
@@ -243,7 +252,7 @@ function latencyForOrder(S: Searcher, o: readonly number[]): { value: number; st
  */
 function bottleneckForOrder(S: Searcher, o: readonly number[], upper: number): number | null {
     const { table, L } = S;
-    const { L1, M, time } = table;
+    const { L1, M, time, endAllowed } = table;
     const fwd = S.costs.fwdHop, ret = S.costs.returnHop;
     const K = o.length;
     const o0 = o[0]!;
@@ -261,6 +270,7 @@ function bottleneckForOrder(S: Searcher, o: readonly number[], upper: number): n
             for (let e = s + 1; e <= L; e++) {
                 const t = time[base + e]!;
                 if (!(t < best) || t > cap) break;
+                if (!endAllowed[e]) continue;
                 if (e === L) {
                     const c = Math.max(v, t + back);
                     if (c < best && c <= cap) best = c;
@@ -279,7 +289,7 @@ function bottleneckForOrder(S: Searcher, o: readonly number[], upper: number): n
 /** The least latency among the plans of this order whose every stage with its hop is within T. */
 function latencyWithin(S: Searcher, o: readonly number[], T: number): { value: number; stages: StageChoice[] } | null {
     const { table, L } = S;
-    const { L1, M, time } = table;
+    const { L1, M, time, endAllowed } = table;
     const fwd = S.costs.fwdHop, ret = S.costs.returnHop;
     const K = o.length;
     const o0 = o[0]!;
@@ -297,6 +307,7 @@ function latencyWithin(S: Searcher, o: readonly number[], T: number): { value: n
             for (let e = s + 1; e <= L; e++) {
                 const t = time[base + e]!;
                 if (!(t <= T)) break;
+                if (!endAllowed[e]) continue;
                 if (e === L) {
                     const c = t + (j > 0 ? ret[oj * M + o0]! : 0);
                     if (c <= T && a + c < bestValue) { bestValue = a + c; bestJ = j; bestS = s; }
@@ -462,6 +473,7 @@ function describePlan(costs: StageCosts, choices: StageChoice[], objective: Plan
                 weightsBytes: stages.reduce((a, s) => a + s.weightsBytes, 0)
             }
         }),
+        ...(model.splitPoints === undefined ? {} : { splitPoints: { points: model.splitPoints, reason: model.splitRule ?? "" } }),
         summary: ""
     };
     plan.summary = planSummary(plan);
@@ -481,7 +493,8 @@ export function planSummary(plan: Plan): string {
         `${formatBytes(weights)} in all, context ${plan.contextSize} × ${plan.maxSequences} sequences, objective ${plan.objective}` +
         (plan.search === "heuristic" ? " (order by heuristic)" : "") +
         (plan.experts === undefined ? "" : `; mixture of experts: ${plan.experts.used} of ${plan.experts.count} per token, ` +
-            `so a token reads ${formatBytes(plan.experts.activeWeightsBytes)} of the ${formatBytes(plan.experts.weightsBytes)} of weights held`);
+            `so a token reads ${formatBytes(plan.experts.activeWeightsBytes)} of the ${formatBytes(plan.experts.weightsBytes)} of weights held`) +
+        (plan.splitPoints === undefined ? "" : `; split only at layers ${plan.splitPoints.points.join(", ") || "(none: one machine)"} (${plan.splitPoints.reason})`);
 }
 
 /**

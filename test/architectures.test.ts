@@ -27,6 +27,8 @@ import { maxAbsDiff, runSteps, type StepRecord } from "./helpers/stepper.ts";
 import { greedyTokens } from "./helpers/generation.ts";
 import { startNode, stopNode, type NodeProcess } from "./helpers/nodes.ts";
 import { testCoordinator } from "./helpers/test-cluster.ts";
+import { modelShapeFromHeader } from "../app/placement/model-shape.ts";
+import { rangesByMemory } from "../app/placement/ranges.ts";
 
 const CONTEXT = 256;
 const GEN = 12;
@@ -209,6 +211,15 @@ for (const c of cases) {
 
         test(`split points ${c.allowed.join(", ")} are allowed${c.refused ? `, and slicing refuses ${c.refused.split}` : ""}`, { timeout: 60000 }, async () => {
             assert.deepEqual(allowedSplitPoints(readGgufHeader(model).kv), c.allowed);
+            // Placement is told the same points: the planner's model shape, and --layers auto over three equal nodes.
+            const shape = modelShapeFromHeader(readGgufHeader(model));
+            const every = Array.from({ length: c.spec.layers - 1 }, (_, i) => i + 1);
+            assert.deepEqual(shape.splitPoints ?? every, c.allowed);
+            if (c.allowed.length < every.length) assert.match(shape.splitRule ?? "", /set_swa_pattern/);
+            if (c.spec.experts != null) assert.deepEqual(shape.experts, { count: c.spec.experts, used: c.spec.expertsUsed });
+            const restricted = c.allowed.length < every.length ? c.allowed : undefined;
+            const auto = rangesByMemory(new Array<number>(c.spec.layers).fill(1), ["a", "b", "c"].map((name) => ({ name, freeBytes: 1e9 })), restricted);
+            for (const r of auto.slice(1)) assert.ok(c.allowed.includes(r.start), `--layers auto starts a stage at ${r.start}`);
             if (c.refused != null) {
                 const ranges = parseLayerRanges(c.refused.split, c.spec.layers);
                 const bad = ranges.find((r) => !c.allowed.includes(r.end) && r.end !== c.spec.layers)!;

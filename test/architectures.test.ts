@@ -132,6 +132,17 @@ const cases: Case[] = [
             assert.equal(tensorOf(lastStage, "token_embd.weight")?.type, 2, "and a zero q4_0 token_embd.weight it never reads");
             for (const h of hs.slice(0, -1)) assert.equal(tensorOf(h, "output.weight")?.dims.join(","), "64,1");
         }
+    },
+    {
+        name: "gpt-oss with MXFP4 experts (llama.cpp's MXFP4_MOE: experts MXFP4, the rest Q8_0), as gpt-oss ships",
+        spec: { arch: "gpt-oss", vocab: "gpt-2", layers: 5, type: "mxfp4_moe", tied: false, ...SMALL, seed: 5, experts: 4, expertsUsed: 2, expertFf: 64, slidingWindow: 8 },
+        splits: ["0-2,2-4,4-5"], distributed: "0-2,2-4,4-5", allowed: [2, 4],
+        stageFiles: (hs) => {
+            for (const h of hs) {
+                assert.equal(tensorOf(h, "blk.0.ffn_gate_exps.weight")?.type, 39, "the experts are MXFP4");
+                assert.equal(tensorOf(h, "blk.0.attn_q.weight")?.type, 8, "the other matrices Q8_0");
+            }
+        }
     }
 ];
 

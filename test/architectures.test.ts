@@ -143,7 +143,27 @@ const cases: Case[] = [
                 assert.equal(tensorOf(h, "blk.0.attn_q.weight")?.type, 8, "the other matrices Q8_0");
             }
         }
-    }
+    },
+    // Quantized as people download them (llama.cpp's own quantizer; rows of 256 for the k-quants).
+    ...(["qwen3moe", "phi3", "gemma3", "mistral3"] as const).map((arch): Case => {
+        const kquant = arch !== "mistral3";
+        const type = kquant ? "q4_k_m" : "q8_0";
+        return {
+            name: `${arch} quantized ${type.toUpperCase()}`,
+            spec: {
+                arch, vocab: arch === "phi3" ? "phi-3" : arch === "mistral3" ? "gpt-2" : "llama-spm", layers: 4, type, tied: arch === "phi3",
+                ...(kquant ? { embd: 256, heads: 4, kvHeads: 2, ff: 512, seed: 13 } : { ...SMALL, seed: 13 }),
+                ...(arch === "qwen3moe" ? { experts: 4, expertsUsed: 2, expertFf: 256 } : {}),
+                ...(arch === "gemma3" ? { slidingWindow: 0 } : {})
+            },
+            splits: ["0-1,1-3,3-4"], distributed: "0-2,2-3,3-4", allowed: [1, 2, 3],
+            stageFiles: (hs) => {
+                const want = kquant ? [12, 14] : [8]; // q4_K (Q4_K_M keeps some in q6_K), q8_0
+                const matrix = arch === "qwen3moe" ? "ffn_up_exps" : arch === "phi3" ? "attn_qkv" : "attn_q";
+                for (const h of hs) assert.ok(want.includes(tensorOf(h, `blk.0.${matrix}.weight`)?.type ?? -1), `${matrix} is ${type}`);
+            }
+        };
+    })
 ];
 
 const dir = tempDir("architectures");

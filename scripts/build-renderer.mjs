@@ -27,7 +27,8 @@ export async function buildRenderer({ outDir = path.join(root, "renderer", "dist
         minifyIdentifiers: process.env.HEARTH_RENDERER_DEBUG !== "1",
         legalComments: "eof",
         define: { "process.env.NODE_ENV": "\"production\"" },
-        loader: { ".css": "css" },
+        // the app icon (assets/icon.svg) goes into app.css as a data: URL (the CSP allows img-src data:)
+        loader: { ".css": "css", ".svg": "dataurl" },
         logLevel: "silent",
         metafile: true
     });

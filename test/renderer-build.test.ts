@@ -31,7 +31,13 @@ test("the build writes index.html, app.js and app.css (minified, with source map
     // (assert.ok, not doesNotMatch: a failure should not print the whole bundle)
     assert.ok(!/\beval\(|new Function\(/.test(js), "nothing the CSP's script-src 'self' would refuse");
     assert.ok(!/require\("(node:)?(fs|path|os|child_process|net)"\)/.test(js), "no Node modules in the bundle");
-    assert.match(fs.readFileSync(path.join(out, "app.css"), "utf8"), /prefers-color-scheme:\s*dark/);
+    const css = fs.readFileSync(path.join(out, "app.css"), "utf8");
+    assert.match(css, /prefers-color-scheme:\s*dark/);
+    // The brand mark is the installers' icon, inlined (no file to serve; the CSP allows img-src data:).
+    const icon = fs.readFileSync(path.join(root, "assets", "icon.svg"), "utf8");
+    const viewBox = /viewBox="[^"]+"/.exec(icon)?.[0];
+    assert.ok(viewBox != null, "the icon has a viewBox");
+    assert.ok(css.includes("data:image/svg+xml,") && css.includes(viewBox), "app.css carries assets/icon.svg as a data: URL");
 });
 
 function sources(dirPath: string): string[] {

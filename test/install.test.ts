@@ -61,4 +61,11 @@ test("npm install --omit=dev, then hearth from the compiled output (no tsx) gene
         await Promise.all(nodes.map(stopNode));
     }
     assert.equal(fs.statSync(path.join(copy, "dist", "hearth.mjs")).mtimeMs, distBefore, "hearth ran the build of the install (no rebuild at start)");
+
+    // A source checkout's edit is what runs: a newer app/ file makes bin/hearth.mjs compile first.
+    const later = new Date(Date.now() + 5000);
+    fs.utimesSync(path.join(copy, "app", "version.ts"), later, later);
+    const help = hearth("help");
+    assert.equal(help.status, 0, help.stderr);
+    assert.ok(fs.statSync(path.join(copy, "dist", "hearth.mjs")).mtimeMs > distBefore, "dist/hearth.mjs was rebuilt");
 });

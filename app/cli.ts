@@ -67,10 +67,10 @@ Usage:
       Runs the model as a pipeline of stages (one per --split range) in this process.
   hearth slice --model FILE --layers A-B --out FILE
       Writes the stage file of layers [A, B) of a model.
-  hearth make-model --out FILE [--arch llama|qwen2|qwen3|qwen3moe|phi3|mistral3|gemma2|gemma3|gpt-oss]
+  hearth make-model --out FILE [--arch llama|qwen2|qwen3|qwen3moe|phi3|mistral3|gemma2|gemma3|gpt-oss|qwen2moe|olmoe]
                     [--vocab llama-spm|llama-bpe|qwen2|phi-3|gpt-2]
                     [--layers N] [--embd N] [--heads N] [--kv-heads N] [--ff N]
-                    [--experts N] [--experts-used N] [--expert-ff N] [--sliding-window N] [--swa-pattern N]
+                    [--experts N] [--experts-used N] [--expert-ff N] [--shared-expert-ff N] [--sliding-window N] [--swa-pattern N]
                     [--type f32|f16|bf16|q8_0|q6_k|q5_k_m|q4_k_m|q4_0|q3_k_m|q2_k|iq4_xs|iq4_nl|mxfp4_moe|…] [--tied] [--seed N]
       Writes a small model with random weights and a real tokenizer (for tests and benchmarks).
 ${PLAN_HELP}
@@ -138,7 +138,7 @@ async function cmdMakeModel(argv: string[]) {
         ff: { type: "string" }, type: { type: "string", default: "f32" }, tied: { type: "boolean", default: false },
         seed: { type: "string" }, quiet: { type: "boolean", default: false },
         experts: { type: "string" }, "experts-used": { type: "string" }, "expert-ff": { type: "string" },
-        "sliding-window": { type: "string" }, "swa-pattern": { type: "string" }
+        "shared-expert-ff": { type: "string" }, "sliding-window": { type: "string" }, "swa-pattern": { type: "string" }
     } });
     if (values.out == null) throw new UsageError("make-model needs --out FILE");
     if (!(TEST_ARCHITECTURES as readonly string[]).includes(values.arch)) throw new UsageError(`--arch must be one of ${TEST_ARCHITECTURES.join(", ")}`);
@@ -151,7 +151,7 @@ async function cmdMakeModel(argv: string[]) {
         kvHeads: int(values["kv-heads"], "kv-heads", heads), ff: int(values.ff, "ff", 256),
         type: values.type as ModelType, tied: values.tied, seed: int(values.seed, "seed", 1), out: values.out,
         ...optionalInts({ experts: values.experts, expertsUsed: values["experts-used"], expertFf: values["expert-ff"],
-            slidingWindow: values["sliding-window"], swaPattern: values["swa-pattern"] }),
+            sharedExpertFf: values["shared-expert-ff"], slidingWindow: values["sliding-window"], swaPattern: values["swa-pattern"] }),
         onProgress: progressPrinter(!values.quiet)
     });
     console.log(`wrote ${res.path} (${formatBytes(res.bytes)}, vocabulary of ${res.nVocab} tokens)`);

@@ -144,6 +144,33 @@ const cases: Case[] = [
             }
         }
     },
+    {
+        name: "qwen2moe (4 experts, 2 per token, a shared expert behind a sigmoid gate; q/k/v biases; qwen2 vocabulary)",
+        spec: { arch: "qwen2moe", vocab: "qwen2", layers: 4, type: "f32", tied: false, ...SMALL, experts: 4, expertsUsed: 2, expertFf: 64, sharedExpertFf: 96 },
+        splits: ["0-1,1-3,3-4", "0-2,2-3,3-4"], distributed: "0-1,1-3,3-4", allowed: [1, 2, 3],
+        stageFiles: (hs) => {
+            for (const h of hs) {
+                assert.equal(tensorOf(h, "blk.0.ffn_gate_exps.weight")?.dims.join(","), "64,64,4");
+                assert.equal(tensorOf(h, "blk.0.ffn_gate_inp_shexp.weight")?.dims.join(","), "64", "the shared expert's gate is one vector");
+                assert.equal(tensorOf(h, "blk.0.ffn_down_shexp.weight")?.dims.join(","), "96,64", "the shared expert is expert_shared_feed_forward_length wide");
+                assert.deepEqual(kvOf(h, "qwen2moe.expert_shared_feed_forward_length"), u32(96));
+            }
+            assert.ok(tensorOf(hs.at(-1)!, "output.weight") != null, "llama.cpp requires qwen2moe's output.weight: the last stage keeps the head");
+        }
+    },
+    {
+        name: "olmoe (4 experts, 2 per token, n_embd-wide q/k norms; gpt-2 BPE vocabulary)",
+        spec: { arch: "olmoe", vocab: "gpt-2", layers: 4, type: "f32", tied: false, ...SMALL, kvHeads: 4, experts: 4, expertsUsed: 2, expertFf: 64 },
+        splits: ["0-2,2-3,3-4", "0-1,1-2,2-4"], distributed: "0-2,2-3,3-4", allowed: [1, 2, 3],
+        stageFiles: (hs) => {
+            for (const h of hs) {
+                assert.equal(tensorOf(h, "blk.0.attn_k_norm.weight")?.dims.join(","), "64", "the k norm spans all heads");
+                assert.equal(tensorOf(h, "blk.0.ffn_up_exps.weight")?.dims.join(","), "64,64,4", "experts are feed_forward_length wide");
+                assert.deepEqual(kvOf(h, "olmoe.feed_forward_length"), u32(64));
+            }
+            assert.ok(tensorOf(hs.at(-1)!, "output.weight") != null, "llama.cpp requires olmoe's output.weight: the last stage keeps the head");
+        }
+    },
     // Quantized as people download them (llama.cpp's own quantizer; rows of 256 for the k-quants).
     ...(["qwen3moe", "phi3", "gemma3", "mistral3"] as const).map((arch): Case => {
         const kquant = arch !== "mistral3";
@@ -192,7 +219,7 @@ describe("allowedSplitPoints (pure)", () => {
     const meta = (arch: string, entries: Record<string, GgufValue>) =>
         new Map<string, GgufValue>([["general.architecture", str(arch)], ...Object.entries(entries).map(([k, v]) => [`${arch}.${k}`, v] as [string, GgufValue])]);
     test("architectures without a layer pattern allow every point", () => {
-        for (const a of ["llama", "qwen2", "qwen3", "qwen3moe", "phi3", "mistral3"]) assert.deepEqual(allowedSplitPoints(meta(a, { block_count: u32(5) })), [1, 2, 3, 4], a);
+        for (const a of ["llama", "qwen2", "qwen3", "qwen3moe", "phi3", "mistral3", "qwen2moe", "olmoe"]) assert.deepEqual(allowedSplitPoints(meta(a, { block_count: u32(5) })), [1, 2, 3, 4], a);
         assert.deepEqual(allowedSplitPoints(meta("phi3", { block_count: u32(4), "attention.sliding_window": u32(2047) })), [1, 2, 3], "llama.cpp turns Phi-3's sliding window off");
     });
     test("sliding-window patterns: multiples of the period (llama.cpp's default or the scalar key; arrays are ignored as llama.cpp does)", () => {
@@ -216,7 +243,7 @@ describe("allowedSplitPoints (pure)", () => {
     });
     test("architectures that cannot be split give none, and name their reason and where it is tracked", () => {
         assert.deepEqual(allowedSplitPoints(meta("mamba", { block_count: u32(4) })), []);
-        for (const [arch, reason] of [["gemma4", /per-layer token embeddings/], ["llama4", /skips RoPE/], ["deepseek2", /leading_dense_block_count/], ["rwkv7", /recurrent state/], ["phi2", /no test has proven/]] as const)
+        for (const [arch, reason] of [["gemma4", /per-layer token embeddings/], ["llama4", /skips RoPE/], ["deepseek2", /leading_dense_block_count/], ["glm4moe", /aborts the process when it is fed embeddings/], ["rwkv7", /recurrent state/], ["phi2", /no test has proven/]] as const)
             assert.throws(() => checkArchitectureSupported(arch, "m.gguf"), (e: Error) => reason.test(e.message) && /tracked in issue 12/.test(e.message) && e.message.includes(`'${arch}'`));
     });
 });

@@ -84,11 +84,11 @@ describe("architecture and role", () => {
     test("general.architecture not a string", () =>
         refuses(variant("llama", (g) => setKv(g, "general.architecture", u32(1))), "model", "metadata general.architecture is uint32, expected string"));
     test("unsupported architecture", () =>
-        refuses(variant("llama", (g) => setKv(g, "general.architecture", str("gemma"))), "model", "architecture 'gemma' cannot be split into pipeline stages: Gemma (1) scales every input of the graph by sqrt(n_embd); the stage runtime undoes that for gemma2, but no test has proven it for gemma yet (tracked in issue 12). Supported: llama, qwen2, qwen3, qwen3moe, phi3, mistral3, gemma2, gemma3, gpt-oss. Run it on a single machine, or choose a model of a supported architecture.", ""));
+        refuses(variant("llama", (g) => setKv(g, "general.architecture", str("gemma"))), "model", "architecture 'gemma' cannot be split into pipeline stages: Gemma (1) scales every input of the graph by sqrt(n_embd); the stage runtime undoes that for gemma2, but no test has proven it for gemma yet (tracked in issue 12). Supported: llama, qwen2, qwen3, qwen3moe, phi3, mistral3, gemma2, gemma3, gpt-oss, qwen2moe, olmoe. Run it on a single machine, or choose a model of a supported architecture.", ""));
     test("a stage file loaded as a whole model", () => refuses(files["llama-1-2"]!, "model", "this is a Hearth stage file, not a whole model", STAGE_HINT));
     test("a model loaded as a stage", () => refuses(files.llama!, "stage", "metadata hearth.stage.version is missing: this is not a Hearth stage file"));
     test("names from the file are quoted on one line", () =>
-        refuses(variant("llama", (g) => setKv(g, "general.architecture", str("evil\narch"))), "model", "architecture 'evil\\narch' cannot be split into pipeline stages: no test has proven its pipeline stages exact yet (tracked in issue 12). Supported: llama, qwen2, qwen3, qwen3moe, phi3, mistral3, gemma2, gemma3, gpt-oss. Run it on a single machine, or choose a model of a supported architecture.", ""));
+        refuses(variant("llama", (g) => setKv(g, "general.architecture", str("evil\narch"))), "model", "architecture 'evil\\narch' cannot be split into pipeline stages: no test has proven its pipeline stages exact yet (tracked in issue 12). Supported: llama, qwen2, qwen3, qwen3moe, phi3, mistral3, gemma2, gemma3, gpt-oss, qwen2moe, olmoe. Run it on a single machine, or choose a model of a supported architecture.", ""));
 });
 
 describe("hyperparameters", () => {

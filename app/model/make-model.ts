@@ -17,7 +17,7 @@ export const MODEL_TYPES = {
     iq4_xs: 30, iq4_nl: 25, mxfp4_moe: 38
 } as const;
 export type ModelType = keyof typeof MODEL_TYPES;
-export const TEST_ARCHITECTURES = ["llama", "qwen2", "qwen3", "qwen3moe", "phi3", "mistral3", "gemma2", "gemma3", "gpt-oss"] as const;
+export const TEST_ARCHITECTURES = ["llama", "qwen2", "qwen3", "qwen3moe", "phi3", "mistral3", "gemma2", "gemma3", "gpt-oss", "qwen2moe", "olmoe"] as const;
 export type TestArchitecture = (typeof TEST_ARCHITECTURES)[number];
 
 export interface MakeModelOptions {
@@ -33,10 +33,12 @@ export interface MakeModelOptions {
     seed: number;
     out: string;
     contextLength?: number;
-    /** mixture-of-experts architectures (qwen3moe, gpt-oss): experts per layer (default 4), used per token (2), their FFN size (ff) */
+    /** mixture-of-experts architectures (qwen3moe, gpt-oss, qwen2moe, olmoe): experts per layer (default 4), used per token (2), their FFN size (ff) */
     experts?: number;
     expertsUsed?: number;
     expertFf?: number;
+    /** qwen2moe: the shared expert's FFN size (default ff) */
+    sharedExpertFf?: number;
     /** sliding-window architectures (gemma2, gemma3, gpt-oss): window size in tokens (default 8; 0 writes no window: gemma3 then has none) */
     slidingWindow?: number;
     /** gemma2/gemma3: attention.sliding_window_pattern (llama.cpp's default when unset: 2 for gemma2, 6 for gemma3) */
@@ -76,8 +78,10 @@ function validate(o: MakeModelOptions) {
     if ((o.embd / o.heads) % 2 !== 0) throw new Error("the head size (embd / heads) must be even for RoPE");
     if (!(TEST_ARCHITECTURES as readonly string[]).includes(o.arch)) throw new Error(`--arch must be one of ${TEST_ARCHITECTURES.join(", ")} (got ${o.arch})`);
     if (o.arch === "gemma2" && !o.tied) throw new Error("gemma2 always ties its output head to the token embeddings: use --tied");
-    if (o.arch === "gpt-oss" && o.tied) throw new Error("gpt-oss has a separate output head: leave out --tied");
-    for (const [name, v] of [["experts", o.experts], ["experts-used", o.expertsUsed], ["expert-ff", o.expertFf]] as const)
+    if ((o.arch === "gpt-oss" || o.arch === "qwen2moe" || o.arch === "olmoe") && o.tied) throw new Error(`${o.arch} has a separate output head: leave out --tied`);
+    // OLMoE's q/k norms span all heads ({n_embd}), so llama.cpp needs as many KV heads as heads
+    if (o.arch === "olmoe" && o.kvHeads !== o.heads) throw new Error(`olmoe needs --kv-heads equal to --heads (${o.heads}): its k norm is n_embd wide`);
+    for (const [name, v] of [["experts", o.experts], ["experts-used", o.expertsUsed], ["expert-ff", o.expertFf], ["shared-expert-ff", o.sharedExpertFf]] as const)
         if (v != null && (!Number.isInteger(v) || v <= 0)) throw new Error(`--${name} must be a positive integer (got ${v})`);
     if (o.slidingWindow != null && (!Number.isInteger(o.slidingWindow) || o.slidingWindow < 0 || (o.slidingWindow === 0 && o.arch === "gpt-oss")))
         throw new Error(`--sliding-window must be ${o.arch === "gpt-oss" ? "a positive integer for gpt-oss" : "an integer >= 0 (0: none)"} (got ${o.slidingWindow})`);
@@ -116,21 +120,23 @@ export async function makeModel(o: MakeModelOptions): Promise<{ path: string; by
     kv.set(`${a}.context_length`, u32(o.contextLength ?? 4096));
     kv.set(`${a}.embedding_length`, u32(o.embd));
     kv.set(`${a}.block_count`, u32(o.layers));
-    const moe = a === "qwen3moe" || a === "gpt-oss";
-    const X = o.experts ?? 4, XUsed = o.expertsUsed ?? 2, Fe = o.expertFf ?? o.ff;
+    const moe = a === "qwen3moe" || a === "gpt-oss" || a === "qwen2moe" || a === "olmoe";
+    const X = o.experts ?? 4, XUsed = o.expertsUsed ?? 2, Fe = o.expertFf ?? o.ff, Fs = o.sharedExpertFf ?? o.ff;
     const swa = a === "gemma2" || a === "gemma3" || a === "gpt-oss";
-    kv.set(`${a}.feed_forward_length`, u32(o.ff));
+    // OLMoE's expert matrices are feed_forward_length wide (llama.cpp reads no expert_feed_forward_length for it)
+    kv.set(`${a}.feed_forward_length`, u32(a === "olmoe" ? Fe : o.ff));
     kv.set(`${a}.attention.head_count`, u32(o.heads));
     kv.set(`${a}.attention.head_count_kv`, u32(o.kvHeads));
-    kv.set(`${a}.attention.layer_norm_rms_epsilon`, f32(a === "llama" || a === "phi3" || a === "mistral3" || a === "gpt-oss" ? 1e-5 : 1e-6));
-    kv.set(`${a}.rope.freq_base`, f32(a === "llama" || a === "phi3" || a === "gemma2" ? 10000 : a === "gpt-oss" ? 150000 : 1000000));
+    kv.set(`${a}.attention.layer_norm_rms_epsilon`, f32(a === "llama" || a === "phi3" || a === "mistral3" || a === "gpt-oss" || a === "olmoe" ? 1e-5 : 1e-6));
+    kv.set(`${a}.rope.freq_base`, f32(a === "llama" || a === "phi3" || a === "gemma2" || a === "olmoe" ? 10000 : a === "gpt-oss" ? 150000 : 1000000));
     kv.set(`${a}.rope.dimension_count`, u32(headDim));
-    if (a !== "llama" && a !== "qwen2" && a !== "phi3") { kv.set(`${a}.attention.key_length`, u32(headDim)); kv.set(`${a}.attention.value_length`, u32(headDim)); }
+    if (a !== "llama" && a !== "qwen2" && a !== "phi3" && a !== "qwen2moe" && a !== "olmoe") { kv.set(`${a}.attention.key_length`, u32(headDim)); kv.set(`${a}.attention.value_length`, u32(headDim)); }
     if (moe) {
         kv.set(`${a}.expert_count`, u32(X));
         kv.set(`${a}.expert_used_count`, u32(XUsed));
-        kv.set(`${a}.expert_feed_forward_length`, u32(Fe));
+        if (a !== "olmoe") kv.set(`${a}.expert_feed_forward_length`, u32(Fe));
     }
+    if (a === "qwen2moe") kv.set(`${a}.expert_shared_feed_forward_length`, u32(Fs));
     if (swa && o.slidingWindow !== 0) kv.set(`${a}.attention.sliding_window`, u32(o.slidingWindow ?? 8));
     if (a === "gemma3") {
         if (o.swaPattern != null) kv.set(`${a}.attention.sliding_window_pattern`, u32(o.swaPattern));
@@ -158,7 +164,7 @@ export async function makeModel(o: MakeModelOptions): Promise<{ path: string; by
     for (const [key, value] of vocab.kv) if (key.startsWith("tokenizer.")) kv.set(key, value);
 
     const E = BigInt(o.embd), V = BigInt(nVocab), F = BigInt(o.ff), Q = BigInt(o.heads * headDim), K = BigInt(o.kvHeads * headDim), D = BigInt(headDim);
-    const BX = BigInt(X), BFe = BigInt(Fe);
+    const BX = BigInt(X), BFe = BigInt(Fe), BFs = BigInt(Fs);
     const w = (name: string, dims: bigint[]): TensorPlan => ({ name, dims, type: GgmlType.F32, init: "normal", scale: W_SCALE / Math.sqrt(Number(dims[0])) });
     const norm = (name: string, n: bigint): TensorPlan => ({ name, dims: [n], type: GgmlType.F32, init: "norm", scale: 0.1 });
     const bias = (name: string, ...dims: bigint[]): TensorPlan => ({ name, dims, type: GgmlType.F32, init: "bias", scale: 0.1 });
@@ -172,8 +178,9 @@ export async function makeModel(o: MakeModelOptions): Promise<{ path: string; by
         // Phi-3 files carry one fused projection; the others three
         if (a === "phi3") plan.push(w(`${p}attn_qkv.weight`, [E, Q + 2n * K]));
         else plan.push(w(`${p}attn_q.weight`, [E, Q]), w(`${p}attn_k.weight`, [E, K]), w(`${p}attn_v.weight`, [E, K]));
-        if (a === "qwen2" || a === "gpt-oss") plan.push(bias(`${p}attn_q.bias`, Q), bias(`${p}attn_k.bias`, K), bias(`${p}attn_v.bias`, K));
+        if (a === "qwen2" || a === "gpt-oss" || a === "qwen2moe") plan.push(bias(`${p}attn_q.bias`, Q), bias(`${p}attn_k.bias`, K), bias(`${p}attn_v.bias`, K));
         if (a === "qwen3" || a === "qwen3moe" || a === "gemma3") plan.push(norm(`${p}attn_q_norm.weight`, D), norm(`${p}attn_k_norm.weight`, D));
+        if (a === "olmoe") plan.push(norm(`${p}attn_q_norm.weight`, Q), norm(`${p}attn_k_norm.weight`, K));
         plan.push(w(`${p}attn_output.weight`, [Q, E]));
         if (a === "gpt-oss") plan.push(bias(`${p}attn_output.bias`, E), { ...bias(`${p}attn_sinks.weight`, BigInt(o.heads)), scale: 1 });
         if (a === "gemma2" || a === "gemma3") plan.push(norm(`${p}post_attention_norm.weight`, E));
@@ -181,6 +188,8 @@ export async function makeModel(o: MakeModelOptions): Promise<{ path: string; by
         if (moe) {
             plan.push(w(`${p}ffn_gate_inp.weight`, [E, BX]), w(`${p}ffn_gate_exps.weight`, [E, BFe, BX]),
                 w(`${p}ffn_down_exps.weight`, [BFe, E, BX]), w(`${p}ffn_up_exps.weight`, [E, BFe, BX]));
+            if (a === "qwen2moe")
+                plan.push(w(`${p}ffn_gate_inp_shexp.weight`, [E]), w(`${p}ffn_gate_shexp.weight`, [E, BFs]), w(`${p}ffn_down_shexp.weight`, [BFs, E]), w(`${p}ffn_up_shexp.weight`, [E, BFs]));
             if (a === "gpt-oss") plan.push(bias(`${p}ffn_gate_inp.bias`, BX), bias(`${p}ffn_gate_exps.bias`, BFe, BX), bias(`${p}ffn_down_exps.bias`, E, BX), bias(`${p}ffn_up_exps.bias`, BFe, BX));
         } else if (a === "phi3") {
             plan.push(w(`${p}ffn_up.weight`, [E, 2n * F]), w(`${p}ffn_down.weight`, [F, E]));

@@ -3,7 +3,7 @@
 // (test/pipeline.test.ts, test/architectures.test.ts).
 import { GgufType, type GgufValue } from "../gguf/format.ts";
 
-export const SUPPORTED_ARCHITECTURES = ["llama", "qwen2", "qwen3", "qwen3moe", "phi3", "mistral3", "gemma2", "gemma3", "gpt-oss"] as const;
+export const SUPPORTED_ARCHITECTURES = ["llama", "qwen2", "qwen3", "qwen3moe", "phi3", "mistral3", "gemma2", "gemma3", "gpt-oss", "qwen2moe", "olmoe"] as const;
 export type SupportedArchitecture = (typeof SUPPORTED_ARCHITECTURES)[number];
 
 /** Where the architectures that cannot be split yet are followed up. */
@@ -17,7 +17,8 @@ const REFUSED_WITH_REASON: Array<[RegExp, string]> = [
     [/^(mamba|rwkv|arwkv|jamba|falcon-h1|lfm2|plamo2|qwen3next|qwen35|nemotron_h|granitehybrid|kimi-linear)/, "it keeps recurrent state that the stage runtime does not split yet"],
     [/^(bert|nomic-bert|jina-bert|neo-bert|modern-bert|eurobert|t5|t5encoder)/, "it is an encoder model, not a text generator that can run as a pipeline"],
     [/^(llama4|smollm3)$/, "its graph skips RoPE on layers chosen by their absolute index (n_no_rope_layer_step), fixed in llama.cpp's code"],
-    [/^(deepseek2|deepseek|glm4moe|dots1|bailingmoe2|hunyuan-moe|ernie4_5-moe|afmoe)/, "its first layers are dense and the rest mixture-of-experts by absolute index (leading_dense_block_count), which no test has proven per stage yet"],
+    [/^(glm4|glm4moe)$/, "llama.cpp's graph aborts the process when it is fed embeddings instead of token ids (GGML_ABORT \"This GGUF does not support multimodal\") unless the model has M-RoPE sections, and every stage after the first is fed the previous stage's hidden states as embeddings"],
+    [/^(deepseek2|deepseek|dots1|bailingmoe2|hunyuan-moe|ernie4_5-moe|afmoe)/, "its first layers are dense and the rest mixture-of-experts by absolute index (leading_dense_block_count), which no test has proven per stage yet"],
     [/^(cohere2|exaone4|olmo2|plamo3|granite-swa|mimo2|step35|laguna)$/, "its sliding-window layer pattern follows the absolute layer index (set_swa_pattern), and no test has proven which split points keep it yet"]
 ];
 
@@ -68,7 +69,10 @@ export const ARCHITECTURE_TRAITS: Readonly<Record<SupportedArchitecture, Archite
     mistral3: {},
     gemma2: { inputScale: "always", tiedHead: true, swaDefaultPeriod: 2, typedAttentionScaleLayers: 46 },
     gemma3: { inputScale: "tokens", swaDefaultPeriod: 6, swaNeedsWindowKey: true, typedAttentionScaleLayers: 62 },
-    "gpt-oss": { separateHead: true, swaDefaultPeriod: 2, moe: true }
+    "gpt-oss": { separateHead: true, swaDefaultPeriod: 2, moe: true },
+    // both require output.weight (load_arch_tensors creates it with flags 0)
+    qwen2moe: { separateHead: true, moe: true },
+    olmoe: { separateHead: true, moe: true }
 };
 
 export function isSupportedArchitecture(arch: string | undefined): arch is SupportedArchitecture {

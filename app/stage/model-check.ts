@@ -344,7 +344,7 @@ function expectedTensors(arch: string, p: { E: bigint; V: bigint; F: bigint; H: 
     return m;
 }
 
-interface ShapeParams { E: bigint; V: bigint; F: bigint; H: bigint; Hkv: bigint; Dk: bigint; Dv: bigint; nRot: bigint; X: bigint; Fe: bigint; nLayer: number }
+interface ShapeParams { E: bigint; V: bigint; F: bigint; H: bigint; Hkv: bigint; Dk: bigint; Dv: bigint; nRot: bigint; X: bigint; Fe: bigint; Fs: bigint; nLayer: number }
 
 /**
  * The tensors of the architectures enabled after the first three (src/models/<arch>.cpp
@@ -387,6 +387,24 @@ function expectedTensorsMore(arch: SupportedArchitecture, p: ShapeParams) {
                 qkv(b, Dk * H, Dv * Hkv, Dv * Hkv);
                 mat(`${b}attn_output.weight`, [Dk * H, E]);
                 vec(`${b}attn_q_norm.weight`, Dk); vec(`${b}attn_k_norm.weight`, Dk);
+                vec(`${b}ffn_norm.weight`, E);
+                experts(b);
+                break;
+            case "qwen2moe":
+                qkv(b, E, Dv * Hkv, Dv * Hkv);
+                mat(`${b}attn_output.weight`, [E, E]);
+                vec(`${b}ffn_norm.weight`, E);
+                experts(b);
+                // the shared expert (n_ff_shexp: expert_shared_feed_forward_length, else feed_forward_length) and its sigmoid gate
+                vec(`${b}ffn_gate_inp_shexp.weight`, E);
+                mat(`${b}ffn_gate_shexp.weight`, [E, p.Fs]); mat(`${b}ffn_down_shexp.weight`, [p.Fs, E]); mat(`${b}ffn_up_shexp.weight`, [E, p.Fs]);
+                break;
+            case "olmoe":
+                // the graph multiplies by wq, wk, wv itself: a fused attn_qkv would leave them null; biases are loaded but unused
+                mat(`${b}attn_q.weight`, [E, E]); mat(`${b}attn_k.weight`, [E, Dv * Hkv]); mat(`${b}attn_v.weight`, [E, Dv * Hkv]);
+                vec(`${b}attn_q.bias`, E, false); vec(`${b}attn_k.bias`, Dv * Hkv, false); vec(`${b}attn_v.bias`, Dv * Hkv, false);
+                mat(`${b}attn_output.weight`, [E, E]);
+                vec(`${b}attn_q_norm.weight`, E); vec(`${b}attn_k_norm.weight`, E);
                 vec(`${b}ffn_norm.weight`, E);
                 experts(b);
                 break;
@@ -476,8 +494,13 @@ export function checkModelHeader(header: GgufHeader, file: string, options: Mode
     const X = moe ? c.int(k("expert_count"), true, 1, 1024) : 0;
     const nUsed = moe ? c.perLayer(k("expert_used_count"), true, nLayer, 1, X)! : 0;
     const F = c.perLayer(k("feed_forward_length"), !moe, nLayer, 1, LIMITS.ff) ?? 0;
-    // qwen3moe falls back to n_ff / n_expert_used; gpt-oss requires the key
-    const Fe = moe ? (c.perLayer(k("expert_feed_forward_length"), arch === "gpt-oss", nLayer, 1, LIMITS.ff) ?? Math.floor(F / nUsed)) : 0;
+    // qwen3moe and qwen2moe fall back to n_ff / n_expert_used; gpt-oss requires the key; olmoe's experts are n_ff wide (it reads no such key)
+    const Fe = arch === "olmoe" ? F
+        : moe ? (c.perLayer(k("expert_feed_forward_length"), arch === "gpt-oss", nLayer, 1, LIMITS.ff) ?? Math.floor(F / nUsed)) : 0;
+    // qwen2moe's shared expert: expert_shared_feed_forward_length, else n_ff
+    const Fs = arch === "qwen2moe" ? (c.int(k("expert_shared_feed_forward_length"), false, 1, LIMITS.ff) ?? F) : 0;
+    if (arch === "qwen2moe" && Fs < 1) c.fail(`metadata ${k("expert_shared_feed_forward_length")} and ${k("feed_forward_length")} are missing: the shared expert has no size`);
+    if (arch === "olmoe" && Fe < 1) c.fail(`metadata ${k("feed_forward_length")} is missing: olmoe's experts are that wide`);
     if (moe && Fe < 1) c.fail(`metadata ${k("expert_feed_forward_length")} is missing and ${k("feed_forward_length")} / ${k("expert_used_count")} is 0`);
     c.float(k("expert_weights_scale"), false, (x) => x >= 0, "a number >= 0");
     c.bool(k("expert_weights_norm"));
@@ -497,8 +520,10 @@ export function checkModelHeader(header: GgufHeader, file: string, options: Mode
     if (arch === "phi3" ? nRot > headK || nRot % 2 !== 0 : nRot !== headK)
         c.fail(`metadata ${k("rope.dimension_count")} is ${nRot}, expected ${arch === "phi3" ? `an even number up to the head size ${headK}` : `the head size ${headK}`}`);
     if (headK % 2 !== 0) c.fail(`the head size ${headK} is odd; RoPE needs an even head size`);
-    if ((arch === "qwen2" || arch === "phi3") && headK * H !== E)
+    if ((arch === "qwen2" || arch === "phi3" || arch === "qwen2moe" || arch === "olmoe") && headK * H !== E)
         c.fail(`attention heads ${H} × head size ${headK} is ${H * headK}, but ${arch} needs it to equal ${k("embedding_length")} ${E}`);
+    // olmoe's k norm is n_embd wide and multiplies K (n_embd_gqa wide): ggml_mul asserts unless they are equal
+    if (arch === "olmoe" && Hkv !== H) c.fail(`metadata ${k("attention.head_count_kv")} is ${Hkv}, but olmoe needs it to equal ${k("attention.head_count")} ${H} (its k norm spans n_embd)`);
     if (BigInt(headK) * BigInt(H) > BigInt(LIMITS.embd * 4)) c.fail(`attention heads ${H} × head size ${headK} is implausibly large`);
     c.float(k("attention.layer_norm_rms_epsilon"), true, (x) => x > 0 && x <= 1, "a number in (0, 1]");
     c.float(k("rope.freq_base"), false, (x) => x > 0, "a positive number");
@@ -541,7 +566,7 @@ export function checkModelHeader(header: GgufHeader, file: string, options: Mode
     const original = arch === "llama" || arch === "qwen2" || arch === "qwen3";
     const shape = { E: BigInt(E), V: BigInt(V), F: BigInt(F), H: BigInt(H), Hkv: BigInt(Hkv), Dk: BigInt(headK), Dv: BigInt(headV), nLayer };
     const expected = original ? expectedTensors(arch, shape)
-        : expectedTensorsMore(arch as SupportedArchitecture, { ...shape, nRot: BigInt(nRot), X: BigInt(X), Fe: BigInt(Fe) });
+        : expectedTensorsMore(arch as SupportedArchitecture, { ...shape, nRot: BigInt(nRot), X: BigInt(X), Fe: BigInt(Fe), Fs: BigInt(Fs) });
     const present = new Set<string>();
     let dataEnd = header.dataOffset;
     for (const t of header.tensors) {

@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { listPackage } from "@electron/asar";
 import yaml from "js-yaml";
-import { DebugLogger } from "builder-util";
+import { DebugLogger, log as builderLogger } from "builder-util";
 import { getConfig, validateConfiguration } from "app-builder-lib/out/util/config/config.js";
 import { unpackedPath } from "../app/util/package-paths.ts";
 // @ts-expect-error: a plain .mjs script, without type declarations
@@ -30,6 +30,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const run = promisify(execFile);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-packaging-"));
 after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+// electron-builder's logger writes to stdout in pieces, and a test file's stdout is the test
+// runner's channel (a piece inside its framing fails the file): keep its lines here.
+const builderLog: string[] = [];
+(builderLogger as unknown as { stream: { write(text: string): boolean } }).stream = { write: (text) => builderLog.push(text) > 0 };
 
 async function loadConfig(file: string) {
     return getConfig(path.dirname(file), file, null);

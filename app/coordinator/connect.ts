@@ -19,7 +19,7 @@ import type { NodeCluster } from "../cluster/node-cluster.ts";
 import { distributeStages } from "./distributor.ts";
 import { applyPipelineEvent, initialPipelineState, type PipelineEvent, type PipelineState } from "../engine/pipeline-events.ts";
 import { RemotePipeline } from "./remote-pipeline.ts";
-import { allowedSplitPoints } from "../stage/architectures.ts";
+import { restrictedSplitPoints } from "../stage/architectures.ts";
 
 export interface ConnectOptions {
     modelPath: string;
@@ -81,12 +81,6 @@ export function layerBytes(modelPath: string, options: StageOptions): number[] {
     return perLayer.map((b) => b + kvPerLayer);
 }
 
-/** The architecture's split points when it restricts them (app/stage/architectures.ts); undefined when every boundary is allowed. */
-function restrictedSplitPoints(header: ReturnType<typeof readGgufHeader>): number[] | undefined {
-    const points = allowedSplitPoints(header.kv);
-    return points.length === modelLayerCount(header, "model") - 1 ? undefined : points;
-}
-
 export async function connectPipeline(o: ConnectOptions): Promise<RemotePipeline> {
     if (o.peers.length === 0) throw new PipelineError("no nodes given: pass at least one host:port");
     const header = readGgufHeader(o.modelPath);
@@ -99,7 +93,7 @@ export async function connectPipeline(o: ConnectOptions): Promise<RemotePipeline
     const { clients, infos } = await connectNodes(o.peers, o.cluster);
     try {
         const ranges = o.layers == null || o.layers === "auto"
-            ? rangesByMemory(layerBytes(o.modelPath, stage), infos.map((info) => ({ name: info.name, freeBytes: info.freeMemoryBytes })), restrictedSplitPoints(header))
+            ? rangesByMemory(layerBytes(o.modelPath, stage), infos.map((info) => ({ name: info.name, freeBytes: info.freeMemoryBytes })), restrictedSplitPoints(header.kv)?.points)
             : o.layers;
         if (ranges.length !== clients.length) throw new PipelineError(`${ranges.length} layer ranges for ${clients.length} nodes: give one range per node`);
         if (ranges.at(-1)!.end !== total) throw new PipelineError(`the layer ranges end at ${ranges.at(-1)!.end} but the model has ${total} layers`);

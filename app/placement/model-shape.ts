@@ -17,7 +17,7 @@
 import { GgufType, kvNumber, kvString, type GgufHeader } from "../gguf/format.ts";
 import { arrayItems } from "../gguf/arrays.ts";
 import { quantizationByFileType, quantizationByName, QUANTIZATIONS, type Quantization } from "./quantization.ts";
-import { allowedSplitPoints, isSupportedArchitecture, splitPointRule } from "../stage/architectures.ts";
+import { restrictedSplitPoints } from "../stage/architectures.ts";
 
 export interface ModelShape {
     /** general.name, the file's name, or the synthetic shape's name */
@@ -156,7 +156,7 @@ export function modelShapeFromHeader(h: GgufHeader, name?: string): ModelShape {
         experts,
         layerActiveBytes: layerBytes.map((b, l) => b - expertBytes[l]! + (expertBytes[l]! * experts.used) / experts.count)
     };
-    const split = splitPointsOf(h, arch, nLayer);
+    const split = splitPointsOf(h);
     return {
         name: label, architecture: arch, nLayer, nEmbd, nHead, nHeadKvByLayer: kvHeads, headDimK, headDimV,
         nFf: Math.max(0, ...ff), nVocab, layerBytes,
@@ -172,12 +172,10 @@ export function modelShapeFromHeader(h: GgufHeader, name?: string): ModelShape {
     };
 }
 
-/** The split points of an architecture that restricts them; {} when every layer boundary is allowed (or the architecture cannot be split at all, which slicing refuses with its reason). */
-function splitPointsOf(h: GgufHeader, arch: string, nLayer: number): { splitPoints?: number[]; splitRule?: string } {
-    if (!isSupportedArchitecture(arch)) return {};
-    const points = allowedSplitPoints(h.kv);
-    if (points.length === Math.max(0, nLayer - 1)) return {};
-    return { splitPoints: points, splitRule: splitPointRule(h.kv)?.reason ?? `${arch} allows only these split points` };
+/** The split points of an architecture that restricts them; {} when every layer boundary is allowed. */
+function splitPointsOf(h: GgufHeader): { splitPoints?: number[]; splitRule?: string } {
+    const restricted = restrictedSplitPoints(h.kv);
+    return restricted === undefined ? {} : { splitPoints: restricted.points, splitRule: restricted.reason };
 }
 
 /** A layer's routed experts, all stacked in one tensor (weights, and biases as gpt-oss has them); not the shared experts (*_shexp), which every token uses. */

@@ -147,3 +147,18 @@ export function allowedSplitPoints(kv: ReadonlyMap<string, GgufValue>): number[]
     for (let k = 1; k < nLayers; k++) if (rule == null || k % rule.period === 0) points.push(k);
     return points;
 }
+
+/**
+ * The split points when the architecture restricts them (a sliding-window pattern, no split at
+ * all), with the reason; undefined when every layer boundary is allowed or the architecture cannot
+ * be split (slicing refuses that with its own reason). What placement takes (planner and
+ * `--layers auto`).
+ */
+export function restrictedSplitPoints(kv: ReadonlyMap<string, GgufValue>): { points: number[]; reason: string } | undefined {
+    const rule = splitPointRule(kv);
+    const archValue = kv.get("general.architecture");
+    const arch = archValue?.type === GgufType.STRING ? (archValue.value as Buffer).toString("utf8") : undefined;
+    if (rule == null || !isSupportedArchitecture(arch)) return undefined;
+    return { points: allowedSplitPoints(kv), reason: rule.reason };
+}
+

@@ -12,7 +12,7 @@ import { parseLayerRanges, sliceStage } from "../app/stage/slice.ts";
 import { SMALL, buildModel, tempDir, type ModelSpec } from "./helpers/models.ts";
 import { referenceGreedy } from "./helpers/reference.ts";
 import { testGpuLayers } from "./helpers/gpu.ts";
-import { maxAbsDiff, runSteps } from "./helpers/stepper.ts";
+import { assertLogitsEqualWhole, maxAbsDiff, runSteps } from "./helpers/stepper.ts";
 import { greedyTokens } from "./helpers/generation.ts";
 import { concurrentChats, scheduleFixture, staggeredChats } from "./helpers/scenarios.ts";
 
@@ -64,20 +64,7 @@ for (const c of cases) {
                 const pipeline = await LocalPipeline.load(await sliceAll(model, split, c.spec.layers, "s"), load);
                 try {
                     assert.deepEqual(await greedyTokens(pipeline, prompt, GEN), reference);
-                    if (c.exactLogits) {
-                        const whole = await StageRuntime.load(model, load);
-                        try {
-                            const expected = await runSteps([whole], 0, prompt, 6);
-                            const got = await runSteps(pipeline.stages, 0, prompt, 6);
-                            assert.deepEqual(got.map((r) => r.token), expected.map((r) => r.token));
-                            for (const [i, r] of got.entries()) {
-                                assert.equal(r.logits.length, whole.nVocab);
-                                assert.equal(maxAbsDiff(r.logits, expected[i]!.logits), 0, `logits differ at step ${i}`);
-                            }
-                        } finally {
-                            await whole.dispose();
-                        }
-                    }
+                    if (c.exactLogits) await assertLogitsEqualWhole(pipeline.stages, model, load, prompt, 6);
                 } finally {
                     await pipeline.dispose();
                 }

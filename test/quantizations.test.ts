@@ -22,7 +22,6 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Tokenizer } from "../app/model/tokenizer.ts";
 import { LocalPipeline } from "../app/engine/local-pipeline.ts";
-import { StageRuntime } from "../app/stage/runtime.ts";
 import { makeModel, MODEL_TYPES, type ModelType } from "../app/model/make-model.ts";
 import { parseLayerRanges, readStageMetadata, sliceStage } from "../app/stage/slice.ts";
 import { readGgufHeader } from "../app/gguf/reader.ts";
@@ -34,7 +33,7 @@ import { quantizationByFileType } from "../app/placement/quantization.ts";
 import { buildModel, tempDir, type ModelSpec } from "./helpers/models.ts";
 import { referenceGreedy } from "./helpers/reference.ts";
 import { testGpuLayers } from "./helpers/gpu.ts";
-import { maxAbsDiff, runSteps } from "./helpers/stepper.ts";
+import { assertLogitsEqualWhole } from "./helpers/stepper.ts";
 import { greedyTokens } from "./helpers/generation.ts";
 
 const CONTEXT = 128;
@@ -111,18 +110,7 @@ async function assertExact(model: string, stages: string[], prompt: number[]) {
     try {
         assert.deepEqual(await greedyTokens(pipeline, prompt, GEN), reference, "greedy tokens equal node-llama-cpp's one context");
         await Promise.all(pipeline.stages.map((s) => s.removeSequence(0)));
-        const whole = await StageRuntime.load(model, load);
-        try {
-            const expected = await runSteps([whole], 0, prompt, LOGIT_STEPS);
-            const got = await runSteps(pipeline.stages, 0, prompt, LOGIT_STEPS);
-            assert.deepEqual(got.map((r) => r.token), expected.map((r) => r.token));
-            for (const [i, r] of got.entries()) {
-                assert.equal(r.logits.length, whole.nVocab);
-                assert.equal(maxAbsDiff(r.logits, expected[i]!.logits), 0, `logits differ at step ${i}`);
-            }
-        } finally {
-            await whole.dispose();
-        }
+        await assertLogitsEqualWhole(pipeline.stages, model, load, prompt, LOGIT_STEPS);
     } finally {
         await pipeline.dispose();
     }

@@ -1,5 +1,7 @@
 // Drives stages by hand, one step at a time, recording the last stage's logits.
-import type { SamplerParams, StageRuntime } from "../../app/stage/runtime.ts";
+import assert from "node:assert/strict";
+import type { StageOptions } from "../../app/stage/options.ts";
+import { StageRuntime, type SamplerParams } from "../../app/stage/runtime.ts";
 
 export interface StepRecord { token: number; logits: Float32Array }
 
@@ -34,3 +36,23 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
     }
     return m;
 }
+
+/**
+ * `steps` steps of `prompt` through `stages` and through the whole `model` in one stage runtime
+ * (loaded with `load`): the same tokens, and every step's logits equal bit for bit.
+ */
+export async function assertLogitsEqualWhole(stages: StageRuntime[], model: string, load: Partial<StageOptions>, prompt: number[], steps: number): Promise<void> {
+    const whole = await StageRuntime.load(model, load);
+    try {
+        const expected = await runSteps([whole], 0, prompt, steps);
+        const got = await runSteps(stages, 0, prompt, steps);
+        assert.deepEqual(got.map((r) => r.token), expected.map((r) => r.token));
+        for (const [i, r] of got.entries()) {
+            assert.equal(r.logits.length, whole.nVocab);
+            assert.equal(maxAbsDiff(r.logits, expected[i]!.logits), 0, `logits differ at step ${i}`);
+        }
+    } finally {
+        await whole.dispose();
+    }
+}
+
